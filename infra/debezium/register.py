@@ -1,0 +1,205 @@
+"""Register the outbox connector with Kafka Connect, or remove it again.
+
+    python3 infra/debezium/register.py register     create or update, then wait until it runs
+    python3 infra/debezium/register.py unregister   stop it, delete its offsets, delete it
+    python3 infra/debezium/register.py render       print the connector JSON (password masked)
+    python3 infra/debezium/register.py get KEY      print one rendered config value
+
+`outbox-connector.json` is a template: `${VAR}` and `${VAR:-default}` inside its strings are
+filled from the environment. `infra/connect.sh register` runs this with the project's settings;
+a one-shot container (docker compose, `cdc` profile) can run it as is with CONNECT_URL set,
+since it needs nothing but the Python standard library.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+TEMPLATE = Path(__file__).resolve().parent / "outbox-connector.json"
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+SECRET_KEYS = frozenset({"database.password"})
+
+
+class RegistrationError(Exception):
+    """Registration failed; the message names the cause."""
+
+
+def substitute(text: str, env: dict[str, str], missing: set[str]) -> str:
+    """Fill `${VAR}` / `${VAR:-default}` from env; collect names that have no value."""
+
+    def fill(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        value = env.get(name)
+        if value is None or (value == "" and default is not None):
+            if default is None:
+                missing.add(name)
+                return ""
+            return default
+        return value
+
+    return PLACEHOLDER.sub(fill, text)
+
+
+def render(env: dict[str, str] | None = None, template: Path = TEMPLATE) -> dict[str, Any]:
+    """The connector's `{"name": ..., "config": {...}}` with every placeholder filled.
+
+    Substitution happens after parsing, inside string values only, so a password with quotes
+    or backslashes cannot break the JSON.
+    """
+    env = dict(os.environ) if env is None else env
+    missing: set[str] = set()
+    raw = json.loads(template.read_text(encoding="utf-8"))
+    name = substitute(raw["name"], env, missing)
+    config = {key: substitute(str(value), env, missing) for key, value in raw["config"].items()}
+    if missing:
+        raise RegistrationError(
+            f"{template.name} needs these environment variables: {', '.join(sorted(missing))}"
+        )
+    return {"name": name, "config": config}
+
+
+def connect_url(env: dict[str, str]) -> str:
+    """Base URL of the Connect REST API (CONNECT_URL, else 127.0.0.1:CONNECT_PORT)."""
+    url = env.get("CONNECT_URL") or f"http://127.0.0.1:{env.get('CONNECT_PORT', '8083')}"
+    if urllib.parse.urlsplit(url).scheme not in {"http", "https"}:
+        raise RegistrationError(f"CONNECT_URL={url} is not an http(s) URL")
+    return url.rstrip("/")
+
+
+def call(method: str, url: str, body: object = None) -> tuple[int, Any]:
+    """One REST call: (status, decoded JSON body or None). Connection errors give status 0."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 (scheme checked)
+    request.add_header("Content-Type", "application/json")
+    request.add_header("Accept", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            status, payload = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, payload = error.code, error.read()
+    except (urllib.error.URLError, OSError):
+        return 0, None
+    try:
+        return status, json.loads(payload) if payload else None
+    except ValueError:
+        return status, payload.decode(errors="replace")
+
+
+def error_text(body: Any) -> str:
+    """The `message` of a Connect error body, on one line."""
+    message = body.get("message", body) if isinstance(body, dict) else body
+    return " ".join(str(message).split())
+
+
+def wait_for_worker(base: str, timeout: float) -> None:
+    """Wait until the worker answers; a compose one-shot may start before Connect is ready."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status, _ = call("GET", f"{base}/connectors")
+        if status == 200:
+            return
+        if time.monotonic() > deadline:
+            raise RegistrationError(f"kafka connect is not answering on {base}")
+        time.sleep(1)
+
+
+def wait_until_running(base: str, name: str, timeout: float) -> None:
+    """Wait until the connector and its task run; a failed task fails with its first line."""
+    quoted = urllib.parse.quote(name, safe="")
+    deadline = time.monotonic() + timeout
+    state = "unknown"
+    while time.monotonic() < deadline:
+        status, body = call("GET", f"{base}/connectors/{quoted}/status")
+        if status == 200:
+            parts = [body["connector"], *body.get("tasks", [])]
+            failed = [part for part in parts if part["state"] == "FAILED"]
+            if failed:
+                trace = failed[0].get("trace", "").strip().splitlines()
+                raise RegistrationError(
+                    f"connector {name} failed: {trace[0] if trace else 'no trace'}"
+                )
+            state = ", ".join(part["state"] for part in parts)
+            if body.get("tasks") and all(part["state"] == "RUNNING" for part in parts):
+                return
+        time.sleep(0.5)
+    raise RegistrationError(f"connector {name} is not running after {timeout:.0f}s ({state})")
+
+
+def register(env: dict[str, str], timeout: float) -> str:
+    """Create or update the connector (PUT is idempotent) and wait until it runs."""
+    connector = render(env)
+    name = connector["name"]
+    base = connect_url(env)
+    wait_for_worker(base, timeout)
+    status, body = call(
+        "PUT", f"{base}/connectors/{urllib.parse.quote(name, safe='')}/config", connector["config"]
+    )
+    if status not in (200, 201):
+        raise RegistrationError(f"registering connector {name} failed: {error_text(body)}")
+    wait_until_running(base, name, timeout)
+    return f"connector {name} running ({'created' if status == 201 else 'updated'})"
+
+
+def unregister(env: dict[str, str], timeout: float) -> str:
+    """Stop the connector, reset its offsets, delete it: a later register starts afresh."""
+    name = render(env)["name"]
+    base = f"{connect_url(env)}/connectors/{urllib.parse.quote(name, safe='')}"
+    status, body = call("GET", f"{base}/status")
+    if status == 404:
+        return f"connector {name} is not registered"
+    if status != 200:
+        raise RegistrationError(f"reading connector {name} failed: {error_text(body)}")
+    # Offsets can only be reset on a stopped connector; without the reset, registering the
+    # same name again would resume from an LSN the new slot no longer has.
+    call("PUT", f"{base}/stop")
+    deadline = time.monotonic() + timeout
+    while call("GET", f"{base}/status")[1]["connector"]["state"] != "STOPPED":
+        if time.monotonic() > deadline:
+            raise RegistrationError(f"connector {name} did not stop within {timeout:.0f}s")
+        time.sleep(0.5)
+    status, body = call("DELETE", f"{base}/offsets")
+    if status != 200:
+        raise RegistrationError(f"resetting the offsets of {name} failed: {error_text(body)}")
+    status, body = call("DELETE", base)
+    if status not in (200, 204, 404):
+        raise RegistrationError(f"deleting connector {name} failed: {error_text(body)}")
+    return f"connector {name} deleted"
+
+
+def main(argv: list[str]) -> int:
+    """Command-line entry point; prints one `error: ...` line on failure."""
+    env = dict(os.environ)
+    timeout = float(env.get("CONNECT_REGISTER_TIMEOUT_SECONDS", "60"))
+    try:
+        match argv:
+            case ["register"]:
+                print(register(env, timeout))
+            case ["unregister"]:
+                print(unregister(env, timeout))
+            case ["render"]:
+                connector = render(env)
+                for key in SECRET_KEYS & connector["config"].keys():
+                    connector["config"][key] = "********"
+                print(json.dumps(connector, indent=2))
+            case ["get", key]:
+                print(render(env)["config"][key])
+            case _:
+                print(__doc__, file=sys.stderr)
+                return 2
+    except (RegistrationError, KeyError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,1 @@
+"""The inventory service: reserves stock for each `OrderCreated` exactly once."""

@@ -1,0 +1,61 @@
+"""The inventory service: consumes `order.events`, routes `/stock/{sku}`,
+`/reservations/{order_id}` and `/health`.
+
+Each `OrderCreated` is applied once (dedupe by event id, in the same transaction as the stock
+change); records of aborted Kafka transactions are never read (see `consumer.py`); records
+that can never be applied go to the dead-letter topic.
+"""
+
+from __future__ import annotations
+
+import faust
+
+from services.inventory.agents import reserve_stock_agent
+from services.inventory.consumer import use_read_committed
+from services.inventory.dead_letters import DeadLetters
+from services.inventory.processing import RecordProcessor
+from services.inventory.retry import Backoff
+from services.inventory.settings import InventorySettings
+from services.inventory.views import HealthView, ReservationView, StockView
+from shared.app import faust_app
+from shared.resources import PostgresPool
+from shared.web import bind
+
+
+def create_app(settings: InventorySettings) -> faust.App:
+    """The composition root: settings -> pool, dead letters -> agent and views."""
+    app = faust_app(
+        settings.inventory_service_name, settings,
+        web_host=settings.inventory_http_host, web_port=settings.inventory_http_port,
+        # Offsets are committed only for records acked after applying them; stopping does
+        # not wait for a record stuck in retries (it is read again after the restart).
+        stream_wait_empty=False,
+        broker_session_timeout=settings.inventory_session_timeout_seconds,
+        broker_commit_interval=settings.inventory_commit_interval_seconds,
+    )
+    use_read_committed(app)
+
+    # Dependencies start in this order, before the agent, and stop after it.
+    database = PostgresPool(
+        settings.dsn(settings.inventory_db_name),
+        minsize=settings.db_pool_min, maxsize=settings.db_pool_max,
+    )
+    dead_letters = DeadLetters(
+        settings.kafka_bootstrap_servers, settings.dead_letter_topic,
+        partitions=settings.order_events_partitions,
+    )
+    app.add_dependency(database)
+    app.add_dependency(dead_letters)
+
+    order_events = app.topic(
+        settings.order_events_topic, key_serializer="raw", value_serializer="raw")
+    processor = RecordProcessor(
+        database, dead_letters,
+        Backoff(settings.inventory_retry_initial_seconds, settings.inventory_retry_max_seconds),
+    )
+    app.agent(order_events, name="inventory.reserve_stock")(reserve_stock_agent(processor))
+
+    app.page("/stock/{sku}")(bind(StockView, database=database, settings=settings))
+    app.page("/reservations/{order_id}")(bind(ReservationView, database=database))
+    app.page("/health")(bind(HealthView, database=database))
+    return app

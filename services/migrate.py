@@ -1,0 +1,49 @@
+"""Apply every service's migrations to its database: `python -m services.migrate`.
+
+The order service and the relay share the orders database (the outbox lives beside the
+orders); the inventory service has a database of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from shared.db import close_pool, create_pool
+from shared.migrations import apply_migrations
+from shared.settings import CommonSettings
+
+
+def migration_plan(settings: CommonSettings) -> list[tuple[str, str, str]]:
+    """(migration set, package holding `migrations/`, database) in the order they apply."""
+    return [
+        ("order", "services.order", settings.order_db_name),
+        ("relay", "services.relay", settings.order_db_name),
+        ("inventory", "services.inventory", settings.inventory_db_name),
+    ]
+
+
+async def migrate(settings: CommonSettings) -> dict[str, list[str]]:
+    """Apply all pending migrations; return the versions applied per migration set."""
+    applied: dict[str, list[str]] = {}
+    for migration_set, package, database in migration_plan(settings):
+        pool = await create_pool(settings.dsn(database), minsize=1, maxsize=2)
+        try:
+            applied[migration_set] = await apply_migrations(pool, migration_set, package)
+        finally:
+            await close_pool(pool)
+    return applied
+
+
+def main() -> None:
+    """Entry point of `python -m services.migrate`."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    applied = asyncio.run(migrate(CommonSettings()))  # type: ignore[call-arg]
+    for migration_set, versions in applied.items():
+        logging.getLogger("services.migrate").info(
+            "%s: %s", migration_set, ", ".join(versions) or "up to date"
+        )
+
+
+if __name__ == "__main__":
+    main()

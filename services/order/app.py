@@ -1,0 +1,33 @@
+"""The order service: routes `POST /orders`, `GET /orders/{order_id}`, `GET /health`.
+
+It produces nothing to Kafka itself: each order's event goes to the outbox in the order's
+own transaction, and the relay publishes it.
+"""
+
+from __future__ import annotations
+
+import faust
+
+from services.order.settings import OrderSettings
+from services.order.views import HealthView, OrdersView, OrderView
+from shared.app import faust_app
+from shared.resources import PostgresPool
+from shared.web import bind
+
+
+def create_app(settings: OrderSettings) -> faust.App:
+    """The composition root: settings -> pool -> views."""
+    app = faust_app(
+        settings.order_service_name, settings,
+        web_host=settings.order_http_host, web_port=settings.order_http_port,
+    )
+    database = PostgresPool(
+        settings.dsn(settings.order_db_name),
+        minsize=settings.db_pool_min, maxsize=settings.db_pool_max,
+    )
+    app.add_dependency(database)
+
+    app.page("/orders")(bind(OrdersView, database=database, settings=settings))
+    app.page("/orders/{order_id}")(bind(OrderView, database=database))
+    app.page("/health")(bind(HealthView, database=database))
+    return app

@@ -1,0 +1,1 @@
+"""The relay: publishes committed outbox rows to Kafka exactly once, one transaction a batch."""

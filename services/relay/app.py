@@ -1,0 +1,49 @@
+"""The relay: publishes the outbox of the orders database to `order.events`; `GET /health`.
+
+In `polling` mode (the default) it reads committed outbox rows and publishes them in Kafka
+transactions, exactly once; several relays may run and one of them publishes at a time. In
+`debezium` mode Kafka Connect relays the outbox and this process only answers `/health`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import faust
+from faust.app.base import BootStrategy
+
+from services.relay.service import RelayService
+from services.relay.settings import RelaySettings
+from services.relay.views import HealthView
+from shared.app import faust_app
+from shared.resources import PostgresPool
+from shared.web import bind
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: RelaySettings) -> faust.App:
+    """The composition root: settings -> pool -> relay service -> views."""
+    app = faust_app(
+        settings.relay_service_name, settings,
+        web_host=settings.relay_http_host, web_port=settings.relay_http_port,
+    )
+    # No agents, no topics: Faust's own Kafka consumer and producer would have nothing to do
+    # (and a consumer with no topics crashes); the relay brings its transactional producer.
+    app.boot_strategy = BootStrategy(app, enable_kafka=False)
+    if settings.relay_mode == "debezium":
+        logger.info("RELAY_MODE=debezium: Debezium relays the outbox; this process only serves "
+                    "/health")
+        app.page("/health")(bind(HealthView, settings=settings, database=None, relay=None))
+        return app
+
+    database = PostgresPool(
+        settings.dsn(settings.order_db_name),
+        minsize=settings.db_pool_min, maxsize=settings.db_pool_max,
+    )
+    relay = RelayService(database, settings)
+    # Dependencies start in this order and stop in reverse: the relay stops before the pool.
+    app.add_dependency(database)
+    app.add_dependency(relay)
+    app.page("/health")(bind(HealthView, settings=settings, database=database, relay=relay))
+    return app

@@ -1,0 +1,46 @@
+"""Outbox rows and the Kafka records they become (pure: no I/O)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One unpublished outbox row, as the relay reads it."""
+
+    id: int
+    event_id: str
+    aggregate_id: str
+    event_type: str
+    payload: str  # the whole event, as Postgres's canonical jsonb text
+    traceparent: str | None
+
+
+@dataclass(frozen=True)
+class Record:
+    """A record ready for the producer: key, value and headers as bytes."""
+
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+def record_headers(row: OutboxRow) -> list[tuple[str, bytes]]:
+    """The headers of a row's record: event id, event type, and the trace context if any."""
+    headers = [
+        ("event_id", row.event_id.encode()),
+        ("event_type", row.event_type.encode()),
+    ]
+    if row.traceparent:
+        headers.append(("traceparent", row.traceparent.encode()))
+    return headers
+
+
+def to_record(row: OutboxRow) -> Record:
+    """The record for a row: keyed by the aggregate (order) id, the stored payload as value."""
+    return Record(
+        key=row.aggregate_id.encode(),
+        value=row.payload.encode(),
+        headers=record_headers(row),
+    )

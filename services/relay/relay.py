@@ -1,0 +1,216 @@
+"""The relay's core: committed outbox rows to Kafka, exactly once, whatever crashes.
+
+One round of the loop renews the lease and publishes one batch: the batch's events and a
+checkpoint naming its outbox ids go in ONE Kafka transaction, then the rows are settled
+(marked or deleted). A crash between the Kafka commit and the settling is repaired by the
+next producer with the same transactional id: starting it aborts whatever its predecessor
+left open, and `recover` settles the rows the last committed checkpoint names before
+anything new is published.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+
+import aiopg
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import IllegalOperation, InvalidProducerEpoch, ProducerFenced
+
+from services.relay import checkpoint
+from services.relay.lease import Lease
+from services.relay.listener import OutboxListener
+from services.relay.outbox import fetch_unpublished, settle
+from services.relay.records import to_record
+from services.relay.retry import Backoff
+from services.relay.settings import RelaySettings
+from shared.kafka import ensure_topic, transactional_producer
+
+logger = logging.getLogger(__name__)
+
+ProducerFactory = Callable[[], AIOKafkaProducer]
+# Tests pass one to crash the relay at a named step; production passes nothing.
+FaultHook = Callable[[str], Awaitable[None]]
+CRASH_POINTS = ("before_send", "after_send", "after_kafka_commit", "after_mark")
+FENCED_ERRORS = (ProducerFenced, InvalidProducerEpoch)
+STANDBY_POLL_SECONDS = 1.0
+_STOP_TIMEOUT_SECONDS = 10.0
+
+
+class Relay:
+    """Publishes the outbox while it holds the lease; stands by while another relay does."""
+
+    def __init__(
+        self,
+        pool: aiopg.Pool,
+        settings: RelaySettings,
+        *,
+        producer_factory: ProducerFactory | None = None,
+        crash_at: FaultHook | None = None,
+        holder: str | None = None,
+    ) -> None:
+        self._pool = pool
+        self._settings = settings
+        self._producer_factory = producer_factory or (lambda: transactional_producer(
+            settings.kafka_bootstrap_servers, settings.relay_transactional_id))
+        self._crash_at = crash_at
+        self.lease = Lease(settings.relay_transactional_id, holder or uuid.uuid4().hex,
+                           settings.relay_lease_seconds)
+        self._listener = OutboxListener(settings.dsn(settings.order_db_name))
+        self._checkpoint_key = settings.relay_transactional_id.encode()
+        self._producer: AIOKafkaProducer | None = None
+        self._topics_ready = False
+        self._backoff = Backoff(logger)
+
+    @property
+    def is_publishing(self) -> bool:
+        """True while this relay holds a recovered producer, i.e. it is the one publishing."""
+        return self._producer is not None
+
+    async def open(self) -> None:
+        """Start a transactional producer, which fences any predecessor, then `recover`."""
+        await self._drop_producer()
+        if not self._topics_ready:
+            await self._ensure_topics()
+        producer = self._producer_factory()
+        try:
+            await producer.start()  # InitProducerId: the predecessor's open transaction ends
+            await self.recover()
+        except BaseException:
+            await _stop(producer)
+            raise
+        self._producer = producer
+
+    async def recover(self) -> int:
+        """Settle the rows of the last committed batch, in case they were never settled."""
+        last = await checkpoint.read_last_checkpoint(
+            self._settings.kafka_bootstrap_servers, self._settings.checkpoint_topic,
+            self._checkpoint_key)
+        if last is None:
+            return 0
+        settled = await settle(self._pool, last, self._settings.relay_retention)
+        if settled:
+            logger.warning("recovered %d outbox rows (ids %d..%d) that were published but not "
+                           "settled before a crash", settled, last.outbox_ids[0], last.last_id)
+        return settled
+
+    async def publish_batch(self) -> int:
+        """Publish the oldest unpublished rows in one transaction, settle them; return how many."""
+        producer = self._producer
+        if producer is None:
+            raise RuntimeError("the relay is not open: call open() first")
+        rows = await fetch_unpublished(self._pool, self._settings.relay_batch_size)
+        if not rows:
+            return 0
+        done = checkpoint.checkpoint_of(rows)
+        await producer.begin_transaction()
+        await self._fault("before_send")
+        sent: list[asyncio.Future[object]] = []
+        try:
+            for record in map(to_record, rows):
+                sent.append(await producer.send(
+                    self._settings.order_events_topic, record.value, key=record.key,
+                    headers=record.headers))
+            sent.append(await producer.send(
+                self._settings.checkpoint_topic, checkpoint.encode(done),
+                key=self._checkpoint_key, partition=checkpoint.PARTITION))
+        except IllegalOperation:
+            # The transaction failed under us ("not in transaction"); the cause, such as
+            # ProducerFenced, is on the records already sent.
+            await asyncio.gather(*sent)
+            raise
+        await asyncio.gather(*sent)
+        await self._fault("after_send")
+        await producer.commit_transaction()
+        await self._fault("after_kafka_commit")
+        await settle(self._pool, done, self._settings.relay_retention)
+        await self._fault("after_mark")
+        return len(rows)
+
+    async def drain(self) -> int:
+        """Publish batches until one comes back short; return how many rows were published."""
+        total = 0
+        while (published := await self.publish_batch()) > 0:
+            total += published
+            if published < self._settings.relay_batch_size:
+                break
+        return total
+
+    async def run(self) -> None:
+        """Publish while holding the lease, stand by otherwise; returns only when cancelled."""
+        while True:
+            try:
+                if await self._hold_lease():
+                    if await self.publish_batch() < self._settings.relay_batch_size:
+                        await self._listener.wait(self._leader_wait)
+                else:
+                    await asyncio.sleep(self._standby_wait)
+                self._backoff.succeeded()
+            except FENCED_ERRORS as exc:
+                logger.warning("another relay took over (%s: %s); standing by",
+                               type(exc).__name__, exc)
+                await self._stand_down()
+                await asyncio.sleep(self._standby_wait)
+            except Exception as exc:
+                await self._drop_producer()  # the next round starts over with `open`
+                await asyncio.sleep(self._backoff.failed(exc))
+
+    async def close(self) -> None:
+        """Stop publishing, give the lease up and disconnect; for a clean shutdown."""
+        await self._stand_down()
+        await self._listener.close()
+
+    @property
+    def _leader_wait(self) -> float:
+        # Wake often enough to renew the lease well before it expires.
+        return min(self._settings.relay_poll_interval_seconds, self.lease.seconds / 3)
+
+    @property
+    def _standby_wait(self) -> float:
+        return min(STANDBY_POLL_SECONDS, self.lease.seconds / 3)
+
+    async def _hold_lease(self) -> bool:
+        held = await self.lease.acquire(self._pool)
+        if held:
+            # Listen before reading the outbox, so that no commit after the read goes unnoticed.
+            await self._listener.listen()
+            if self._producer is None:
+                await self.open()
+                logger.info("took the lease %r: publishing", self.lease.name)
+        elif self._producer is not None:
+            logger.warning("lost the lease %r: standing by", self.lease.name)
+            await self._drop_producer()
+        return held
+
+    async def _stand_down(self) -> None:
+        await self._drop_producer()
+        try:
+            await self.lease.release(self._pool)
+        except Exception as exc:  # it expires by itself
+            logger.warning("could not release the lease %r: %s", self.lease.name, exc)
+
+    async def _drop_producer(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await _stop(producer)
+
+    async def _ensure_topics(self) -> None:
+        servers = self._settings.kafka_bootstrap_servers
+        await ensure_topic(servers, self._settings.order_events_topic,
+                           partitions=self._settings.order_events_partitions)
+        await checkpoint.ensure_checkpoint_topic(servers, self._settings.checkpoint_topic)
+        self._topics_ready = True
+
+    async def _fault(self, point: str) -> None:
+        if self._crash_at is not None:
+            await self._crash_at(point)
+
+
+async def _stop(producer: AIOKafkaProducer) -> None:
+    # A producer that was fenced or lost its broker may fail to stop; it is dropped anyway.
+    try:
+        await asyncio.wait_for(producer.stop(), _STOP_TIMEOUT_SECONDS)
+    except Exception as exc:
+        logger.debug("producer did not stop cleanly: %s", exc)

@@ -1,0 +1,43 @@
+"""The relay as a service of the Faust app: started after the pool, stopped before it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from mode import Service
+
+from services.relay.relay import Relay
+from services.relay.settings import RelaySettings
+from shared.resources import PostgresPool
+
+
+class RelayService(Service):
+    """Runs `Relay.run` in the background while the app runs; a clean stop releases the lease."""
+
+    def __init__(self, database: PostgresPool, settings: RelaySettings, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._database = database
+        self._settings = settings
+        self._relay: Relay | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def relay(self) -> Relay | None:
+        """The running relay, or None before start and after stop."""
+        return self._relay
+
+    async def on_started(self) -> None:
+        self._relay = Relay(self._database.pool, self._settings)
+        self._task = asyncio.create_task(self._relay.run(), name="outbox-relay")
+
+    async def on_stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        relay, self._relay = self._relay, None
+        if relay is not None:
+            await relay.close()

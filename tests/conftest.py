@@ -1,0 +1,97 @@
+"""Fixtures shared by all tests: settings, and an isolated world per test.
+
+Integration tests talk to the real PostgreSQL and Kafka that `infra/up.sh` started. Each test
+that needs them gets databases and a topic of its own (fresh names), so tests never see each
+other's rows or records.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiopg
+import pytest
+
+from services.migrate import migrate
+from shared.db import close_pool, create_pool
+from shared.kafka import ensure_topic
+from shared.settings import CommonSettings
+
+os.environ.setdefault("POSTGRES_PASSWORD", "outbox-dev-password")
+os.environ.setdefault("ENVIRONMENT", "test")
+
+
+@dataclass(frozen=True)
+class World:
+    """Names of the databases and topic one test owns, as settings overrides."""
+
+    order_db_name: str
+    inventory_db_name: str
+    order_events_topic: str
+    data_dir: str
+
+    def overrides(self) -> dict[str, str]:
+        """Keyword arguments for any service's settings class."""
+        return {
+            "order_db_name": self.order_db_name,
+            "inventory_db_name": self.inventory_db_name,
+            "order_events_topic": self.order_events_topic,
+            "data_dir": self.data_dir,
+        }
+
+
+@pytest.fixture
+def common_settings() -> CommonSettings:
+    """Settings as a user's environment (or `.env`) gives them."""
+    return CommonSettings()  # type: ignore[call-arg]
+
+
+@pytest.fixture
+async def world(common_settings: CommonSettings, tmp_path: object) -> AsyncIterator[World]:
+    """Fresh, migrated databases and a fresh topic, dropped afterwards."""
+    suffix = uuid.uuid4().hex[:12]
+    created = World(
+        order_db_name=f"test_orders_{suffix}",
+        inventory_db_name=f"test_inventory_{suffix}",
+        order_events_topic=f"order.events.test-{suffix}",
+        data_dir=str(tmp_path),
+    )
+    admin = await create_pool(common_settings.dsn("postgres"), minsize=1, maxsize=1)
+    try:
+        async with admin.acquire() as conn, conn.cursor() as cur:
+            for name in (created.order_db_name, created.inventory_db_name):
+                await cur.execute(f'CREATE DATABASE "{name}"')
+        settings = common_settings.model_copy(update=created.overrides())
+        await migrate(settings)
+        await ensure_topic(
+            settings.kafka_bootstrap_servers,
+            created.order_events_topic,
+            partitions=settings.order_events_partitions,
+        )
+        yield created
+    finally:
+        async with admin.acquire() as conn, conn.cursor() as cur:
+            for name in (created.order_db_name, created.inventory_db_name):
+                await cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await close_pool(admin)
+
+
+@pytest.fixture
+async def orders_pool(common_settings: CommonSettings, world: World) -> AsyncIterator[aiopg.Pool]:
+    """A pool on this test's orders database."""
+    pool = await create_pool(common_settings.dsn(world.order_db_name), maxsize=4)
+    yield pool
+    await close_pool(pool)
+
+
+@pytest.fixture
+async def inventory_pool(
+    common_settings: CommonSettings, world: World
+) -> AsyncIterator[aiopg.Pool]:
+    """A pool on this test's inventory database."""
+    pool = await create_pool(common_settings.dsn(world.inventory_db_name), maxsize=4)
+    yield pool
+    await close_pool(pool)

@@ -1,0 +1,1 @@
+"""Helpers the tests share: running services in-process, producing and reading records."""

@@ -1,0 +1,105 @@
+"""The default project passes its own `make test`: a fresh venv, its own PostgreSQL and Kafka.
+
+The outer suite's infrastructure keeps running meanwhile (PostgreSQL on 55432, Kafka on
+9092/9093), so the generated project gets other ports, and its own run directory by living
+elsewhere: it starts from nothing and stops what it started. It has no `tests/template/`, so
+this does not recurse.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.template.conftest import Bake
+
+PORTS = {
+    "POSTGRES_PORT": "55532",
+    "KAFKA_PORT": "9192",
+    "KAFKA_CONTROLLER_PORT": "9193",
+    "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9192",
+    "CONNECT_PORT": "8183",
+    "ORDER_HTTP_PORT": "18080",
+    "INVENTORY_HTTP_PORT": "18081",
+    "RELAY_HTTP_PORT": "18082",
+}
+
+# Settings of the outer run that must not leak into the generated project's run.
+LEAKING_PREFIXES = (
+    "POSTGRES_",
+    "KAFKA_",
+    "CONNECT_",
+    "DEBEZIUM_",
+    "RELAY_",
+    "ORDER_",
+    "INVENTORY_",
+    "OTEL_",
+    "PYTEST_",
+    "MAKE",
+)
+LEAKING_NAMES = {
+    "MFLAGS",
+    "RUN_DIR",
+    "LOG_DIR",
+    "DATA_DIR",
+    "ENVIRONMENT",
+    "LOG_LEVEL",
+    "INFRA_SERVICES",
+    "VIRTUAL_ENV",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PYTHON",
+}
+
+
+def project_environment(project: Path) -> dict[str, str]:
+    """This process's environment without the outer run's settings, with the other ports."""
+    settings = {
+        line.split("=", 1)[0]
+        for line in (project / ".env.example").read_text("utf-8").splitlines()
+        if "=" in line and not line.startswith("#")
+    }
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in settings and key not in LEAKING_NAMES and not key.startswith(LEAKING_PREFIXES)
+    }
+    venv_bin = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join(
+        entry for entry in env.get("PATH", "").split(os.pathsep) if entry != venv_bin
+    )
+    # The venv's interpreter creates the project's venv (`python -m venv` uses its base Python).
+    return {**env, **PORTS, "PYTHON": sys.executable}
+
+
+@pytest.mark.slow
+def test_default_project_passes_its_own_make_test(
+    bake: Bake, snapshot: Path, tmp_path: Path
+) -> None:
+    project = bake(tmp_path, snapshot)
+    assert not (project / "tests" / "template").exists()
+    env = project_environment(project)
+    log = tmp_path / "make-test.log"
+    try:
+        with log.open("w", encoding="utf-8") as output:
+            result = subprocess.run(
+                ["make", "test"],
+                cwd=project,
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                timeout=3600,
+                check=False,
+            )
+    finally:
+        # Whatever happened (a timeout kills make before it can clean up), stop this project's
+        # own infrastructure; the outer run's is untouched (other run directory, other ports).
+        subprocess.run(
+            ["bash", "infra/down.sh"], cwd=project, env=env, capture_output=True, check=False
+        )
+    tail = "".join(log.read_text("utf-8", "replace").splitlines(keepends=True)[-150:])
+    assert result.returncode == 0, f"`make test` in {project} failed; last lines:\n{tail}"

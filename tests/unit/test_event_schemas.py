@@ -1,0 +1,60 @@
+"""The JSON Schema files in `schemas/` are generated from the pydantic event models."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+
+import jsonschema
+import pytest
+from pydantic import ValidationError
+
+from shared.events import (
+    EVENT_MODELS,
+    SCHEMA_DIR,
+    OrderCreated,
+    OrderCreatedPayload,
+    OrderLine,
+    parse_event,
+    render_schema,
+    schema_filename,
+)
+
+
+def an_event() -> OrderCreated:
+    order_id = uuid.uuid4()
+    now = datetime.now(UTC)
+    return OrderCreated(
+        event_id=uuid.uuid4(),
+        aggregate_id=order_id,
+        occurred_at=now,
+        payload=OrderCreatedPayload(
+            order_id=order_id, customer_id="c-1", placed_at=now,
+            items=[OrderLine(sku="SKU-1", quantity=2)],
+        ),
+    )
+
+
+@pytest.mark.parametrize("model", EVENT_MODELS, ids=lambda model: model.__name__)
+def test_schema_files_match_the_models(model: type) -> None:
+    path = SCHEMA_DIR / schema_filename(model)
+    assert path.exists(), "run `make schemas` and commit the result"
+    assert path.read_text(encoding="utf-8") == render_schema(model), (
+        f"{path.name} is out of date with the model: run `make schemas` and commit the result"
+    )
+
+
+def test_an_event_round_trips_and_satisfies_its_schema() -> None:
+    event = an_event()
+    value = event.model_dump_json()
+    assert parse_event(value) == event
+    schema = json.loads((SCHEMA_DIR / schema_filename(OrderCreated)).read_text("utf-8"))
+    jsonschema.validate(json.loads(value), schema)
+
+
+def test_an_unknown_event_type_is_refused() -> None:
+    data = json.loads(an_event().model_dump_json())
+    data["event_type"] = "OrderShipped"
+    with pytest.raises(ValidationError):
+        parse_event(json.dumps(data))

@@ -1,0 +1,146 @@
+"""How each record is handled: applied (with retries), or dead-lettered with its reason."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aiopg
+import psycopg2
+import pytest
+
+from services.inventory.dead_letters import SourceRecord, dead_letter_headers
+from services.inventory.models import Outcome
+from services.inventory.processing import RecordProcessor
+from services.inventory.retry import Backoff
+from shared.events import OrderCreated
+from tests.support.order_events import order_created, record_of
+
+
+class FakeDatabase:
+    pool: Any = object()
+
+
+class FakeDeadLetters:
+    def __init__(self, failures: int = 0) -> None:
+        self.sent: list[tuple[SourceRecord, str]] = []
+        self.failures = failures
+
+    async def send(self, record: SourceRecord, reason: str) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("broker unreachable")
+        self.sent.append((record, reason))
+
+
+class FlakyApply:
+    """Fails with the given errors, one per call, then reserves."""
+
+    def __init__(self, *errors: BaseException) -> None:
+        self.errors = list(errors)
+        self.calls: list[OrderCreated] = []
+
+    async def __call__(self, pool: aiopg.Pool, event: OrderCreated) -> Outcome:
+        self.calls.append(event)
+        if self.errors:
+            raise self.errors.pop(0)
+        return Outcome(status="reserved")
+
+
+class Sleeps(list[float]):
+    async def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def source(value: bytes, headers: tuple[tuple[str, bytes], ...] = ()) -> SourceRecord:
+    return SourceRecord(topic="order.events", partition=2, offset=41, key=b"k", value=value,
+                        headers=headers)
+
+
+def processor(apply: FlakyApply, dead_letters: FakeDeadLetters, sleeps: Sleeps) -> RecordProcessor:
+    return RecordProcessor(FakeDatabase(), dead_letters, Backoff(initial=0.1, maximum=0.3),
+                           apply=apply, sleep=sleeps)
+
+
+def good_record() -> tuple[OrderCreated, SourceRecord]:
+    event = order_created(("APPLE", 1))
+    _, value, headers = record_of(event)
+    return event, source(value, tuple(headers))
+
+
+async def test_a_transient_database_error_is_retried_with_backoff_until_applied() -> None:
+    event, record = good_record()
+    apply = FlakyApply(psycopg2.OperationalError("server closed the connection"),
+                       psycopg2.errors.DeadlockDetected("deadlock detected"))
+    dead_letters, sleeps = FakeDeadLetters(), Sleeps()
+
+    done = await processor(apply, dead_letters, sleeps).process(record)
+
+    assert done == "reserved"
+    assert apply.calls == [event, event, event]
+    assert sleeps == [0.1, 0.2]
+    assert dead_letters.sent == []
+
+
+async def test_an_unexpected_error_is_retried_too_never_acked_away() -> None:
+    _, record = good_record()
+    apply = FlakyApply(*(RuntimeError("bug") for _ in range(4)))
+    sleeps = Sleeps()
+
+    done = await processor(apply, FakeDeadLetters(), sleeps).process(record)
+
+    assert done == "reserved"
+    assert sleeps == [0.1, 0.2, 0.3, 0.3]  # doubling, capped at the maximum
+
+
+@pytest.mark.parametrize(("value", "reason_part"), [
+    (b"{not json", "Invalid JSON"),
+    (b"", "Invalid JSON"),
+    (json.dumps({"event_type": "OrderShipped"}).encode(), "does not match any of the expected"),
+])
+async def test_an_undecodable_record_is_dead_lettered_with_the_reason(
+    value: bytes, reason_part: str
+) -> None:
+    apply, dead_letters = FlakyApply(), FakeDeadLetters()
+    record = source(value, (("event_id", b"x"),))
+
+    done = await processor(apply, dead_letters, Sleeps()).process(record)
+
+    assert done == "dead-lettered"
+    assert apply.calls == []
+    [(sent, reason)] = dead_letters.sent
+    assert sent == record
+    assert reason_part in reason
+
+
+async def test_a_record_the_database_refuses_is_dead_lettered() -> None:
+    _, record = good_record()
+    apply, dead_letters = FlakyApply(psycopg2.DataError("integer out of range")), FakeDeadLetters()
+
+    done = await processor(apply, dead_letters, Sleeps()).process(record)
+
+    assert done == "dead-lettered"
+    assert [reason for _, reason in dead_letters.sent] == ["DataError: integer out of range"]
+
+
+async def test_a_dead_letter_that_cannot_be_written_is_retried() -> None:
+    apply, dead_letters, sleeps = FlakyApply(), FakeDeadLetters(failures=2), Sleeps()
+
+    done = await processor(apply, dead_letters, sleeps).process(source(b"nope"))
+
+    assert done == "dead-lettered"
+    assert len(dead_letters.sent) == 1
+    assert sleeps == [0.1, 0.2]
+
+
+def test_dead_letter_headers_keep_the_originals_and_say_where_from_and_why() -> None:
+    record = source(b"v", (("event_id", b"e"), ("traceparent", b"00-ab")))
+
+    assert dead_letter_headers(record, "value: Invalid JSON") == [
+        ("event_id", b"e"),
+        ("traceparent", b"00-ab"),
+        ("dlq_reason", b"value: Invalid JSON"),
+        ("dlq_source_topic", b"order.events"),
+        ("dlq_source_partition", b"2"),
+        ("dlq_source_offset", b"41"),
+    ]
