@@ -34,6 +34,7 @@ def main() -> int:
     project = Path.cwd()
     copy_project_files(template_root, project)
     remove_paths(project, removed_for(context["relay_mode"]))
+    print(f"{project.name}: ready. Next: cd {project} && make demo (then make test)")
     return 0
 
 

@@ -249,14 +249,34 @@ cmd_register() {
 cmd_unregister() {
     require_worker
     python3 "$DEBEZIUM_DIR/register.py" unregister
-    # The slot keeps WAL for the connector until dropped; dropping it also ends the
-    # publication's use, so remove both. Names come from the same settings as register.
+    # The slot keeps WAL for the connector until dropped, so drop it, and the publication
+    # with it. The stopped task's walsender may take a moment to exit: retry while the slot
+    # is still in use.
     local slot publication
     slot="$(python3 "$DEBEZIUM_DIR/register.py" get slot.name)"
     publication="$(python3 "$DEBEZIUM_DIR/register.py" get publication.name)"
     bash "$INFRA_DIR/postgres.sh" psql -X -q -v ON_ERROR_STOP=1 -v slot="$slot" \
         -v publication="$publication" -d "$ORDER_DB_NAME" >/dev/null <<'EOF' ||
-SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = :'slot';
+SET client_min_messages = warning;
+SELECT set_config('cdc.slot', :'slot', false);
+DO $$
+DECLARE
+    deadline timestamptz := clock_timestamp() + interval '30 seconds';
+BEGIN
+    LOOP
+        BEGIN
+            PERFORM pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+             WHERE slot_name = current_setting('cdc.slot');
+            EXIT;
+        EXCEPTION WHEN object_in_use THEN
+            IF clock_timestamp() > deadline THEN
+                RAISE;
+            END IF;
+            PERFORM pg_sleep(0.2);
+        END;
+    END LOOP;
+END
+$$;
 DROP PUBLICATION IF EXISTS :"publication";
 EOF
         die "dropping replication slot $slot / publication $publication in $ORDER_DB_NAME failed"

@@ -38,7 +38,7 @@ async def migrate(settings: CommonSettings) -> dict[str, list[str]]:
 def main() -> None:
     """Entry point of `python -m services.migrate`."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    applied = asyncio.run(migrate(CommonSettings()))  # type: ignore[call-arg]
+    applied = asyncio.run(migrate(CommonSettings()))
     for migration_set, versions in applied.items():
         logging.getLogger("services.migrate").info(
             "%s: %s", migration_set, ", ".join(versions) or "up to date"

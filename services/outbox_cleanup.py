@@ -58,14 +58,16 @@ class OutboxCleanupSettings(CommonSettings):
     outbox_cleanup_confirm_timeout_seconds: float = Field(default=60.0, gt=0)
 
 
-async def sweep(pool: aiopg.Pool, slot: str, *, timeout: float, poll: float = 0.5) -> int | None:
-    """Delete the rows the slot has confirmed; None when it did not confirm within `timeout`."""
+async def sweep(
+    pool: aiopg.Pool, slot: str, *, confirm_within: float, poll: float = 0.5
+) -> int | None:
+    """Delete the rows the slot has confirmed; None if it confirms nothing in `confirm_within`s."""
     async with pool.acquire() as conn, conn.cursor() as cur:
         await cur.execute(SAMPLE)
         lsn, xmin = await cur.fetchone()
         # The snapshot's xmin is a 64-bit xid8; the row's `xmin` column holds its low 32 bits.
         xmin32 = int(xmin) & 0xFFFFFFFF
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + confirm_within
         while True:
             await cur.execute(CONFIRMED, {"lsn": lsn, "slot": slot})
             row = await cur.fetchone()
@@ -82,18 +84,25 @@ async def sweep(pool: aiopg.Pool, slot: str, *, timeout: float, poll: float = 0.
 async def run(settings: OutboxCleanupSettings) -> None:
     """Sweep forever; only in debezium mode, where no relay deletes or marks rows."""
     if settings.relay_mode != "debezium":
-        raise SystemExit("the outbox cleanup runs only with RELAY_MODE=debezium; in polling "
-                         "mode the relay settles rows itself (RELAY_RETENTION)")
+        raise SystemExit(
+            "the outbox cleanup runs only with RELAY_MODE=debezium; in polling "
+            "mode the relay settles rows itself (RELAY_RETENTION)"
+        )
     pool = await create_pool(settings.dsn(settings.order_db_name), maxsize=2)
     try:
         while True:
-            deleted = await sweep(pool, settings.debezium_slot_name,
-                                  timeout=settings.outbox_cleanup_confirm_timeout_seconds)
+            deleted = await sweep(
+                pool,
+                settings.debezium_slot_name,
+                confirm_within=settings.outbox_cleanup_confirm_timeout_seconds,
+            )
             if deleted is None:
-                logger.warning("replication slot %s did not confirm the WAL position within "
-                               "%.0fs (connector down or behind?): nothing deleted",
-                               settings.debezium_slot_name,
-                               settings.outbox_cleanup_confirm_timeout_seconds)
+                logger.warning(
+                    "replication slot %s did not confirm the WAL position within "
+                    "%.0fs (connector down or behind?): nothing deleted",
+                    settings.debezium_slot_name,
+                    settings.outbox_cleanup_confirm_timeout_seconds,
+                )
             elif deleted:
                 logger.info("deleted %d outbox rows that Debezium has published", deleted)
             await asyncio.sleep(settings.outbox_cleanup_interval_seconds)
@@ -103,7 +112,7 @@ async def run(settings: OutboxCleanupSettings) -> None:
 
 def main() -> None:
     """Entry point of `python -m services.outbox_cleanup`."""
-    settings = OutboxCleanupSettings()  # type: ignore[call-arg]
+    settings = OutboxCleanupSettings()
     configure_logging(settings.log_level)
     asyncio.run(run(settings))
 

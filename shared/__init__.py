@@ -1,1 +1,1 @@
-"""Code shared by the order, relay and inventory services: events, settings, database, Kafka, tracing."""
+"""Code shared by the services: events, settings, database, Kafka, tracing, logging."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 import faust
 
@@ -13,12 +15,12 @@ class ServiceApp(faust.App):
     """A Faust app that creates its data directory's parents when it first starts."""
 
     async def on_first_start(self) -> None:
-        Path(self.conf.datadir).mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(Path(self.conf.datadir).mkdir, parents=True, exist_ok=True)
         await super().on_first_start()
 
 
 def faust_app(
-    app_id: str, settings: CommonSettings, *, web_host: str, web_port: int, **options: object
+    app_id: str, settings: CommonSettings, *, web_host: str, web_port: int, **options: Any
 ) -> faust.App:
     """A Faust app with the project's defaults: in-memory stores, no leader topic, acks=all."""
     return ServiceApp(

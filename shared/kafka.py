@@ -61,8 +61,9 @@ async def ensure_topic(
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await admin.start()
     try:
-        topic = NewTopic(name, num_partitions=partitions, replication_factor=1,
-                         topic_configs=config or {})
+        topic = NewTopic(
+            name, num_partitions=partitions, replication_factor=1, topic_configs=config or {}
+        )
         # The broker answers each topic with an error code rather than raising.
         response = await admin.create_topics([topic])
         for answer in response.topic_errors:  # (topic, error_code[, error_message])

@@ -95,6 +95,7 @@ async def apply_migrations(pool: aiopg.Pool, migration_set: str, package: str) -
                 (migration_set, migration.version, migration.name, migration.checksum),
             )
             applied_now.append(migration.version)
-            logger.info("applied migration %s/%s_%s", migration_set, migration.version,
-                        migration.name)
+            logger.info(
+                "applied migration %s/%s_%s", migration_set, migration.version, migration.name
+            )
     return applied_now

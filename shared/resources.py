@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiopg
 from mode import Service
 
@@ -11,7 +13,7 @@ from shared.db import close_pool, create_pool
 class PostgresPool(Service):
     """An aiopg pool opened when the app starts and closed when it stops."""
 
-    def __init__(self, dsn: str, *, minsize: int = 1, maxsize: int = 10, **kwargs: object) -> None:
+    def __init__(self, dsn: str, *, minsize: int = 1, maxsize: int = 10, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._dsn = dsn
         self._minsize = minsize

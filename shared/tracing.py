@@ -22,9 +22,7 @@ _propagator = TraceContextTextMapPropagator()
 _getter = DefaultGetter()
 
 
-def configure_tracing(
-    service_name: str, *, exporter: SpanExporter | None = None
-) -> TracerProvider:
+def configure_tracing(service_name: str, *, exporter: SpanExporter | None = None) -> TracerProvider:
     """A tracer provider for one service, configured by the standard `OTEL_*` variables.
 
     OTLP over HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` (or the traces endpoint) is set, the

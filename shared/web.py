@@ -54,7 +54,9 @@ async def read_json_body(request: Request, *, max_bytes: int) -> Any:
     except UnicodeDecodeError:
         raise BadRequest(400, "body", "is not UTF-8") from None
     except json.JSONDecodeError as exc:
-        raise BadRequest(400, "body", f"is not valid JSON ({exc.msg} at position {exc.pos})") from None
+        raise BadRequest(
+            400, "body", f"is not valid JSON ({exc.msg} at position {exc.pos})"
+        ) from None
 
 
 def parse_model(model: type[ModelT], data: Any) -> ModelT:

@@ -27,7 +27,8 @@ TEMPLATE_DIR_MARK: Final = "cookiecutter.project_slug"
 NEVER_COPIED: Final = (".git",)
 
 # The paths that belong to one relay mode. relay_mode "both" keeps all of them; "polling"
-# removes the "debezium" ones, "debezium" the "polling" ones.
+# removes the "debezium" and "both" ones, "debezium" the "polling" and "both" ones. The "both"
+# paths are those that need the two relays at once (tests that compare them or switch modes).
 RELAY_MODE_PATHS: Final[dict[str, tuple[str, ...]]] = {
     "polling": (
         "services/relay",
@@ -39,6 +40,7 @@ RELAY_MODE_PATHS: Final[dict[str, tuple[str, ...]]] = {
         "infra/debezium",
         "tests/**/test_debezium*.py",
     ),
+    "both": (),
 }
 
 RELAY_MODES: Final = ("both", "polling", "debezium")

@@ -129,8 +129,13 @@ def project_files(root: Path) -> Iterator[str]:
 
 def copy_project_files(root: Path, project: Path) -> list[str]:
     """Copy the project files of `root` into `project`; files already there (rendered) win."""
+    inside = project.resolve().is_relative_to(root.resolve())
+    # A project generated into the repository itself is not part of what it copies.
+    skipped = [project.resolve().relative_to(root.resolve()).as_posix()] if inside else []
     copied = []
-    for path in project_files(root):
+    for path in list(project_files(root)):
+        if matches(path, skipped):
+            continue
         source, target = root / path, project / path
         if target.exists() or target.is_symlink():
             continue

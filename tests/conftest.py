@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import aiopg
+import psycopg2
 import pytest
 
 from services.migrate import migrate
@@ -43,19 +44,42 @@ class World:
         }
 
 
+TEST_DATABASE_PREFIX = "test_"
+
+
+@pytest.fixture(scope="session")
+def created_databases() -> Iterator[list[str]]:
+    """Databases this test run created, dropped together at the end of the run.
+
+    Dropping waits for a checkpoint, so it is done once a run rather than once a test.
+    """
+    names: list[str] = []
+    yield names
+    conn = psycopg2.connect(CommonSettings().dsn("postgres"))
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            for name in names:
+                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        conn.close()
+
+
 @pytest.fixture
 def common_settings() -> CommonSettings:
     """Settings as a user's environment (or `.env`) gives them."""
-    return CommonSettings()  # type: ignore[call-arg]
+    return CommonSettings()
 
 
 @pytest.fixture
-async def world(common_settings: CommonSettings, tmp_path: object) -> AsyncIterator[World]:
-    """Fresh, migrated databases and a fresh topic, dropped afterwards."""
+async def world(
+    common_settings: CommonSettings, tmp_path: object, created_databases: list[str]
+) -> World:
+    """Fresh, migrated databases and a fresh topic; the databases are dropped after the run."""
     suffix = uuid.uuid4().hex[:12]
     created = World(
-        order_db_name=f"test_orders_{suffix}",
-        inventory_db_name=f"test_inventory_{suffix}",
+        order_db_name=f"{TEST_DATABASE_PREFIX}orders_{suffix}",
+        inventory_db_name=f"{TEST_DATABASE_PREFIX}inventory_{suffix}",
         order_events_topic=f"order.events.test-{suffix}",
         data_dir=str(tmp_path),
     )
@@ -64,19 +88,17 @@ async def world(common_settings: CommonSettings, tmp_path: object) -> AsyncItera
         async with admin.acquire() as conn, conn.cursor() as cur:
             for name in (created.order_db_name, created.inventory_db_name):
                 await cur.execute(f'CREATE DATABASE "{name}"')
-        settings = common_settings.model_copy(update=created.overrides())
-        await migrate(settings)
-        await ensure_topic(
-            settings.kafka_bootstrap_servers,
-            created.order_events_topic,
-            partitions=settings.order_events_partitions,
-        )
-        yield created
+                created_databases.append(name)
     finally:
-        async with admin.acquire() as conn, conn.cursor() as cur:
-            for name in (created.order_db_name, created.inventory_db_name):
-                await cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await close_pool(admin)
+    settings = common_settings.model_copy(update=created.overrides())
+    await migrate(settings)
+    await ensure_topic(
+        settings.kafka_bootstrap_servers,
+        created.order_events_topic,
+        partitions=settings.order_events_partitions,
+    )
+    return created
 
 
 @pytest.fixture

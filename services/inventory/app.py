@@ -16,6 +16,7 @@ from services.inventory.dead_letters import DeadLetters
 from services.inventory.processing import RecordProcessor
 from services.inventory.retry import Backoff
 from services.inventory.settings import InventorySettings
+from services.inventory.topics import EnsureTopics
 from services.inventory.views import HealthView, ReservationView, StockView
 from shared.app import faust_app
 from shared.resources import PostgresPool
@@ -31,6 +32,7 @@ def create_app(settings: InventorySettings) -> faust.App:
         # not wait for a record stuck in retries (it is read again after the restart).
         stream_wait_empty=False,
         broker_session_timeout=settings.inventory_session_timeout_seconds,
+        broker_heartbeat_interval=settings.inventory_session_timeout_seconds / 3,
         broker_commit_interval=settings.inventory_commit_interval_seconds,
     )
     use_read_committed(app)
@@ -40,11 +42,13 @@ def create_app(settings: InventorySettings) -> faust.App:
         settings.dsn(settings.inventory_db_name),
         minsize=settings.db_pool_min, maxsize=settings.db_pool_max,
     )
-    dead_letters = DeadLetters(
-        settings.kafka_bootstrap_servers, settings.dead_letter_topic,
-        partitions=settings.order_events_partitions,
-    )
+    topics = EnsureTopics(settings.kafka_bootstrap_servers, {
+        settings.order_events_topic: settings.order_events_partitions,
+        settings.dead_letter_topic: settings.order_events_partitions,
+    })
+    dead_letters = DeadLetters(settings.kafka_bootstrap_servers, settings.dead_letter_topic)
     app.add_dependency(database)
+    app.add_dependency(topics)
     app.add_dependency(dead_letters)
 
     order_events = app.topic(

@@ -8,7 +8,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from mode import Service
 
-from shared.kafka import ensure_topic, idempotent_producer
+from shared.kafka import idempotent_producer
 
 
 @dataclass(frozen=True)
@@ -37,16 +37,13 @@ def dead_letter_headers(record: SourceRecord, reason: str) -> list[tuple[str, by
 class DeadLetters(Service):
     """An idempotent producer to the dead-letter topic, started and stopped with the app."""
 
-    def __init__(self, bootstrap_servers: str, topic: str, *, partitions: int = 1,
-                 **kwargs: Any) -> None:
+    def __init__(self, bootstrap_servers: str, topic: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.bootstrap_servers = bootstrap_servers
         self.topic = topic
-        self.partitions = partitions
         self._producer: AIOKafkaProducer | None = None
 
     async def on_start(self) -> None:
-        await ensure_topic(self.bootstrap_servers, self.topic, partitions=self.partitions)
         self._producer = idempotent_producer(self.bootstrap_servers)
         await self._producer.start()
 

@@ -5,4 +5,4 @@ from services.order.settings import OrderSettings
 from shared.cli import run_worker
 
 if __name__ == "__main__":
-    run_worker(lambda: create_app(OrderSettings()))  # type: ignore[call-arg]
+    run_worker(lambda: create_app(OrderSettings()))

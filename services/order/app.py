@@ -18,12 +18,15 @@ from shared.web import bind
 def create_app(settings: OrderSettings) -> faust.App:
     """The composition root: settings -> pool -> views."""
     app = faust_app(
-        settings.order_service_name, settings,
-        web_host=settings.order_http_host, web_port=settings.order_http_port,
+        settings.order_service_name,
+        settings,
+        web_host=settings.order_http_host,
+        web_port=settings.order_http_port,
     )
     database = PostgresPool(
         settings.dsn(settings.order_db_name),
-        minsize=settings.db_pool_min, maxsize=settings.db_pool_max,
+        minsize=settings.db_pool_min,
+        maxsize=settings.db_pool_max,
     )
     app.add_dependency(database)
 

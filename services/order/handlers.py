@@ -63,27 +63,41 @@ async def place_order(
             earlier = await _earlier_order(cur, idempotency_key, request.fingerprint())
             if earlier is not None:
                 return Placed(earlier, replayed=True)
-        await cur.execute(queries.INSERT_ORDER, order.model_dump(include={
-            "order_id", "customer_id", "status", "placed_at"}))
+        await cur.execute(
+            queries.INSERT_ORDER,
+            order.model_dump(include={"order_id", "customer_id", "status", "placed_at"}),
+        )
         for line_no, line in enumerate(order.items, start=1):
-            await cur.execute(queries.INSERT_ORDER_LINE, {
-                "order_id": order.order_id, "line_no": line_no,
-                "sku": line.sku, "quantity": line.quantity,
-            })
-        await cur.execute(queries.INSERT_OUTBOX, {
-            "event_id": event.event_id,
-            "aggregate_type": event.aggregate_type,
-            "aggregate_id": str(event.aggregate_id),
-            "event_type": event.event_type,
-            "schema_version": event.schema_version,
-            "payload": event.model_dump_json(),
-            "traceparent": traceparent,
-        })
+            await cur.execute(
+                queries.INSERT_ORDER_LINE,
+                {
+                    "order_id": order.order_id,
+                    "line_no": line_no,
+                    "sku": line.sku,
+                    "quantity": line.quantity,
+                },
+            )
+        await cur.execute(
+            queries.INSERT_OUTBOX,
+            {
+                "event_id": event.event_id,
+                "aggregate_type": event.aggregate_type,
+                "aggregate_id": str(event.aggregate_id),
+                "event_type": event.event_type,
+                "schema_version": event.schema_version,
+                "payload": event.model_dump_json(),
+                "traceparent": traceparent,
+            },
+        )
         if idempotency_key is not None:
-            await cur.execute(queries.INSERT_IDEMPOTENCY_KEY, {
-                "key": idempotency_key, "request_hash": request.fingerprint(),
-                "order_id": order.order_id,
-            })
+            await cur.execute(
+                queries.INSERT_IDEMPOTENCY_KEY,
+                {
+                    "key": idempotency_key,
+                    "request_hash": request.fingerprint(),
+                    "order_id": order.order_id,
+                },
+            )
     return Placed(order, replayed=False)
 
 
@@ -113,5 +127,6 @@ async def _read_order(cur: aiopg.Cursor, order_id: UUID) -> Order | None:
     await cur.execute(queries.SELECT_ORDER_LINES, {"order_id": order_id})
     lines = [OrderLine(sku=sku, quantity=quantity) for sku, quantity in await cur.fetchall()]
     order_id, customer_id, status, placed_at = row
-    return Order(order_id=order_id, customer_id=customer_id, status=status, items=lines,
-                 placed_at=placed_at)
+    return Order(
+        order_id=order_id, customer_id=customer_id, status=status, items=lines, placed_at=placed_at
+    )

@@ -28,7 +28,9 @@ class PlaceOrder(BaseModel):
         seen: set[str] = set()
         for line in items:
             if line.sku in seen:
-                raise ValueError(f"sku {line.sku} appears twice; put its whole quantity on one line")
+                raise ValueError(
+                    f"sku {line.sku} appears twice; put its whole quantity on one line"
+                )
             seen.add(line.sku)
         return items
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from faust.web import Request, Response, View
+from pydantic import TypeAdapter, ValidationError
 
 from services.order.handlers import IdempotencyKeyReused, get_order, place_order
 from services.order.models import IdempotencyKey, PlaceOrder
@@ -12,7 +13,6 @@ from services.order.settings import OrderSettings
 from shared.resources import PostgresPool
 from shared.tracing import current_traceparent
 from shared.web import BadRequest, error_response, parse_model, read_json_body
-from pydantic import TypeAdapter, ValidationError
 
 _idempotency_key = TypeAdapter(IdempotencyKey)
 
@@ -29,13 +29,18 @@ class OrdersView(View):
             body = await read_json_body(request, max_bytes=self.settings.order_max_body_bytes)
             order_request = parse_model(PlaceOrder, body)
             placed = await place_order(
-                self.database.pool, order_request, idempotency_key=key, traceparent=current_traceparent()
+                self.database.pool,
+                order_request,
+                idempotency_key=key,
+                traceparent=current_traceparent(),
             )
         except BadRequest as error:
             return error_response(self, error)
         except IdempotencyKeyReused:
-            return error_response(self, BadRequest(
-                409, "Idempotency-Key", "was already used for a different request body"))
+            return error_response(
+                self,
+                BadRequest(409, "Idempotency-Key", "was already used for a different request body"),
+            )
         headers = {"Location": f"/orders/{placed.order.order_id}"}
         if placed.replayed:
             headers["Idempotent-Replayed"] = "true"
@@ -80,4 +85,5 @@ def _read_idempotency_key(request: Request) -> str | None:
         return _idempotency_key.validate_python(raw)
     except ValidationError:
         raise BadRequest(
-            400, "Idempotency-Key", "must be 1 to 128 printable ASCII characters") from None
+            400, "Idempotency-Key", "must be 1 to 128 printable ASCII characters"
+        ) from None

@@ -101,7 +101,7 @@ async def _scan_backwards(
         consumer.seek(tp, start)
         found, last = False, None
         while await consumer.position(tp) < stop:
-            fetched = await consumer.getmany(tp, timeout_ms=500)
+            fetched = await consumer.getmany(tp, timeout_ms=100)
             for message in fetched.get(tp, []):
                 if message.offset < stop and message.key == key:
                     found, last = True, message.value

@@ -24,7 +24,7 @@ from services.relay.lease import Lease
 from services.relay.listener import OutboxListener
 from services.relay.outbox import fetch_unpublished, settle
 from services.relay.records import to_record
-from services.relay.retry import Backoff
+from services.relay.retry import Backoff, describe
 from services.relay.settings import RelaySettings
 from shared.kafka import ensure_topic, transactional_producer
 
@@ -149,8 +149,7 @@ class Relay:
                     await asyncio.sleep(self._standby_wait)
                 self._backoff.succeeded()
             except FENCED_ERRORS as exc:
-                logger.warning("another relay took over (%s: %s); standing by",
-                               type(exc).__name__, exc)
+                logger.warning("another relay took over (%s); standing by", describe(exc))
                 await self._stand_down()
                 await asyncio.sleep(self._standby_wait)
             except Exception as exc:

@@ -14,7 +14,8 @@ def is_transient_error(error: BaseException) -> bool:
     return isinstance(error, KafkaError | OSError | TimeoutError) or is_transient(error)
 
 
-def _describe(error: BaseException) -> str:
+def describe(error: BaseException) -> str:
+    """`Type: message` of an error, without repeating the type when the message has it."""
     name, text = type(error).__name__, str(error)
     return text if text.startswith(name) else f"{name}: {text}"
 
@@ -31,7 +32,7 @@ class Backoff:
 
     def failed(self, error: Exception) -> float:
         """Record a failure, log it if its cause is new, and return the seconds to wait."""
-        cause = _describe(error)
+        cause = describe(error)
         self._failures += 1
         delay = min(self._most, self._first * 2.0 ** min(self._failures - 1, 30))
         if cause != self._last_cause:

@@ -69,6 +69,21 @@ async def test_the_same_event_applied_concurrently_counts_once(wide_pool: aiopg.
     assert await available(wide_pool, "HOT") == 7
 
 
+async def test_a_second_event_for_an_order_that_has_an_outcome_changes_nothing(
+    wide_pool: aiopg.Pool,
+) -> None:
+    await set_stock(wide_pool, "HOT", 10)
+    first = order_created(("HOT", 3))
+    second = order_created(("HOT", 4), order_id=first.payload.order_id)
+
+    outcomes = await asyncio.gather(apply_event(wide_pool, first), apply_event(wide_pool, second))
+
+    assert sorted(outcome.status for outcome in outcomes) == ["duplicate", "reserved"]
+    assert await available(wide_pool, "HOT") in (7, 6)
+    lines = await fetch_all(wide_pool, "SELECT sum(quantity) FROM reservation_lines")
+    assert await available(wide_pool, "HOT") == 10 - lines[0][0]
+
+
 async def test_orders_sharing_skus_in_different_line_orders_never_deadlock(
     wide_pool: aiopg.Pool,
 ) -> None:

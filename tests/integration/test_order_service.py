@@ -63,9 +63,7 @@ async def test_an_order_and_its_event_are_written_together(
     assert read.json() == order
 
     async with orders_pool.acquire() as conn, conn.cursor() as cur:
-        await cur.execute(
-            "SELECT aggregate_id, event_type, payload::text FROM outbox"
-        )
+        await cur.execute("SELECT aggregate_id, event_type, payload::text FROM outbox")
         rows = await cur.fetchall()
     assert len(rows) == 1
     aggregate_id, event_type, payload = rows[0]
@@ -110,28 +108,61 @@ BAD_REQUESTS: list[tuple[str, bytes, dict[str, str], int, str]] = [
     ("malformed JSON", b'{"customer_id": ', {}, 400, "body"),
     ("not UTF-8", b'{"customer_id": "\xff"}', {}, 400, "body"),
     ("not an object", b"[1, 2]", {}, 422, "body"),
-    ("wrong content type", json.dumps(GOOD).encode(), {"Content-Type": "text/plain"}, 415,
-     "Content-Type"),
+    (
+        "wrong content type",
+        json.dumps(GOOD).encode(),
+        {"Content-Type": "text/plain"},
+        415,
+        "Content-Type",
+    ),
     ("oversize body", b'{"customer_id": "' + b"x" * 70_000 + b'"}', {}, 413, "body"),
     ("empty items", json.dumps({**GOOD, "items": []}).encode(), {}, 422, "items"),
-    ("zero quantity", json.dumps({**GOOD, "items": [{"sku": "SKU-1", "quantity": 0}]}).encode(),
-     {}, 422, "items.0.quantity"),
-    ("negative quantity",
-     json.dumps({**GOOD, "items": [{"sku": "SKU-1", "quantity": -1}]}).encode(), {}, 422,
-     "items.0.quantity"),
-    ("huge quantity",
-     json.dumps({**GOOD, "items": [{"sku": "SKU-1", "quantity": 10**12}]}).encode(), {}, 422,
-     "items.0.quantity"),
-    ("quantity as a string",
-     json.dumps({**GOOD, "items": [{"sku": "SKU-1", "quantity": "2"}]}).encode(), {}, 422,
-     "items.0.quantity"),
-    ("SQL in the SKU",
-     json.dumps({**GOOD, "items": [{"sku": "X'); DROP TABLE orders;--", "quantity": 1}]}).encode(),
-     {}, 422, "items.0.sku"),
+    (
+        "zero quantity",
+        json.dumps({**GOOD, "items": [{"sku": "SKU-1", "quantity": 0}]}).encode(),
+        {},
+        422,
+        "items.0.quantity",
+    ),
+    (
+        "negative quantity",
+        json.dumps({**GOOD, "items": [{"sku": "SKU-1", "quantity": -1}]}).encode(),
+        {},
+        422,
+        "items.0.quantity",
+    ),
+    (
+        "huge quantity",
+        json.dumps({**GOOD, "items": [{"sku": "SKU-1", "quantity": 10**12}]}).encode(),
+        {},
+        422,
+        "items.0.quantity",
+    ),
+    (
+        "quantity as a string",
+        json.dumps({**GOOD, "items": [{"sku": "SKU-1", "quantity": "2"}]}).encode(),
+        {},
+        422,
+        "items.0.quantity",
+    ),
+    (
+        "SQL in the SKU",
+        json.dumps(
+            {**GOOD, "items": [{"sku": "X'); DROP TABLE orders;--", "quantity": 1}]}
+        ).encode(),
+        {},
+        422,
+        "items.0.sku",
+    ),
     ("unknown field", json.dumps({**GOOD, "discount": 50}).encode(), {}, 422, "discount"),
     ("missing customer", json.dumps({"items": GOOD["items"]}).encode(), {}, 422, "customer_id"),
-    ("bad idempotency key", json.dumps(GOOD).encode(), {"Idempotency-Key": "x" * 200}, 400,
-     "Idempotency-Key"),
+    (
+        "bad idempotency key",
+        json.dumps(GOOD).encode(),
+        {"Idempotency-Key": "x" * 200},
+        400,
+        "Idempotency-Key",
+    ),
 ]
 
 

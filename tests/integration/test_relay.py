@@ -54,7 +54,7 @@ async def test_each_outbox_row_becomes_one_record_with_key_value_and_headers(
         await relay.close()
 
     stored = await outbox_rows(orders_pool)
-    records = {header(r, "event_id"): r for r in await read_all(settings)}
+    records = {header(r, "event_id") or "": r for r in await read_all(settings)}
     assert sorted(records) == sorted(row.event_id for row in stored)
     for row in stored:
         record = records[row.event_id]
@@ -146,11 +146,11 @@ async def test_a_commit_wakes_the_relay_without_waiting_for_the_poll(
     running = asyncio.create_task(relay.run())
     try:
         await place_order(orders_pool, an_order("alice"))
-        await wait_until(lambda: _all_published(orders_pool), timeout=15, what="first row")
+        await wait_until(lambda: _all_published(orders_pool), within=15, what="first row")
 
         started = time.monotonic()
         await place_order(orders_pool, an_order("bob"))
-        await wait_until(lambda: _all_published(orders_pool), timeout=10,
+        await wait_until(lambda: _all_published(orders_pool), within=10,
                          what="the row to be published well before the 30 s poll")
         print(f"\nLISTEN/NOTIFY latency: {time.monotonic() - started:.3f}s (poll: 30s)")
     finally:
@@ -209,7 +209,7 @@ async def test_the_relay_app_publishes_reports_health_and_releases_its_lease_on_
     await place_order(orders_pool, an_order("alice"))
     base_url = f"http://{settings.relay_http_host}:{settings.relay_http_port}"
     async with running_app(create_app(settings)), httpx.AsyncClient(base_url=base_url) as http:
-        await wait_until(lambda: _all_published(orders_pool), timeout=20, what="the order")
+        await wait_until(lambda: _all_published(orders_pool), within=20, what="the order")
         health = await http.get("/health")
         assert (health.status_code, health.json()) == (
             200, {"status": "ok", "mode": "polling", "role": "publishing"})

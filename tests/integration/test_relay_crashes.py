@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 
 import aiopg
 import pytest
+from aiokafka import AIOKafkaProducer
 from aiokafka.errors import ProducerFenced
 
 from services.relay.relay import CRASH_POINTS, FaultHook, Relay
@@ -84,11 +85,8 @@ async def test_every_event_is_published_exactly_once_whichever_step_the_relay_di
 
         # The zombie wakes up and tries to finish (or start) a transaction: it is fenced.
         with pytest.raises(ProducerFenced):
-            if point in ("after_kafka_commit", "after_mark"):
-                await zombie.begin_transaction()
-            sent = await zombie.send(settings.order_events_topic, b"zombie", key=b"zombie")
-            await sent
-            await zombie.commit_transaction()
+            await _publish_as_zombie(zombie, settings.order_events_topic,
+                                     in_transaction=point in ("before_send", "after_send"))
         assert b"zombie" not in {record.value for record in await read_all(settings)}
     finally:
         await successor.close()
@@ -110,20 +108,20 @@ async def test_a_standby_takes_over_when_the_publishing_relay_dies_mid_stream(
     tasks: list[asyncio.Task[None]] = []
     try:
         tasks.append(asyncio.create_task(first.run()))
-        await wait_until(_is_publishing(first), timeout=15, what="the first relay to lead")
+        await wait_until(_is_publishing(first), within=15, what="the first relay to lead")
         tasks.append(asyncio.create_task(second.run()))
         writer = asyncio.create_task(_write_steps(orders_pool, orders, steps))
 
         await wait_until(_published_at_least(orders_pool, len(orders) * steps // 3),
-                         timeout=15, what="a third of the events to be published")
+                         within=15, what="a third of the events to be published")
         tasks[0].cancel()  # killed: no clean shutdown, the lease is left to expire
         killed = time.monotonic()
-        await wait_until(_is_publishing(second), timeout=30, what="the standby to take over")
+        await wait_until(_is_publishing(second), within=30, what="the standby to take over")
         print(f"\nstandby took over {time.monotonic() - killed:.2f}s after the holder died "
               f"(lease: {settings.relay_lease_seconds}s)")
 
         await writer
-        await wait_until(_none_unpublished(orders_pool), timeout=30, what="the rest")
+        await wait_until(_none_unpublished(orders_pool), within=30, what="the rest")
     finally:
         for task in tasks:
             task.cancel()
@@ -141,6 +139,15 @@ async def test_a_standby_takes_over_when_the_publishing_relay_dies_mid_stream(
         sequence = [json.loads(r.value)["sequence"] for r in records
                     if r.key == order_id.encode()]
         assert sequence == list(range(1, steps + 1)), f"order {order_id} out of order"
+
+
+async def _publish_as_zombie(
+    zombie: AIOKafkaProducer, topic: str, *, in_transaction: bool
+) -> None:
+    if not in_transaction:
+        await zombie.begin_transaction()
+    await (await zombie.send(topic, b"zombie", key=b"zombie"))
+    await zombie.commit_transaction()
 
 
 async def _write_steps(pool: aiopg.Pool, orders: list[str], steps: int) -> None:
@@ -179,7 +186,7 @@ async def test_a_relay_fenced_by_another_stands_down_and_nothing_is_duplicated(
     intruder = Relay(orders_pool, settings, holder="intruder")
     running = asyncio.create_task(runner.run())
     try:
-        await wait_until(_is_publishing(runner), timeout=15, what="the runner to lead")
+        await wait_until(_is_publishing(runner), within=15, what="the runner to lead")
         await intruder.open()  # the runner's producer is fenced from now on
         for _ in range(12):
             await insert_event(orders_pool, str(uuid.uuid4()), 1)
@@ -187,10 +194,10 @@ async def test_a_relay_fenced_by_another_stands_down_and_nothing_is_duplicated(
 
         for _ in range(12):  # rows the runner must try, and fail, to publish with its producer
             await insert_event(orders_pool, str(uuid.uuid4()), 1)
-        await wait_until(lambda: _logged(caplog, "another relay took over"), timeout=15,
+        await wait_until(lambda: _logged(caplog, "another relay took over"), within=15,
                          what="the runner to notice it was fenced")
-        await wait_until(_none_unpublished(orders_pool), timeout=15, what="all rows")
-        await wait_until(_is_publishing(runner), timeout=15, what="the runner to lead again")
+        await wait_until(_none_unpublished(orders_pool), within=15, what="all rows")
+        await wait_until(_is_publishing(runner), within=15, what="the runner to lead again")
     finally:
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)

@@ -8,6 +8,7 @@ ever see: nothing aborted, nothing missing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
@@ -28,13 +29,13 @@ TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 
 async def wait_until(
-    condition: Callable[[], Awaitable[bool]], *, timeout: float, what: str
+    condition: Callable[[], Awaitable[bool]], *, within: float, what: str
 ) -> None:
-    """Poll `condition` until it holds; fail the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
+    """Poll `condition` until it holds; fail the test after `within` seconds."""
+    deadline = time.monotonic() + within
     while not await condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            raise AssertionError(f"timed out after {within}s waiting for {what}")
         await asyncio.sleep(0.05)
 
 
@@ -65,10 +66,8 @@ class ProducerLog:
     async def stop_all(self) -> None:
         """Stop every producer made, even fenced ones (whose stop may complain)."""
         for producer in self.made:
-            try:
+            with contextlib.suppress(Exception):  # a fenced zombie may complain
                 await producer.stop()
-            except Exception:  # a fenced zombie; it is going away anyway
-                pass
 
 
 async def insert_event(

@@ -9,6 +9,7 @@ this does not recurse.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -72,8 +73,8 @@ def project_environment(project: Path) -> dict[str, str]:
     env["PATH"] = os.pathsep.join(
         entry for entry in env.get("PATH", "").split(os.pathsep) if entry != venv_bin
     )
-    # The venv's interpreter creates the project's venv (`python -m venv` uses its base Python).
-    return {**env, **PORTS, "PYTHON": sys.executable}
+    # `python3` from PATH creates the project's venv, as for a user who just generated it.
+    return {**env, **PORTS}
 
 
 @pytest.mark.slow
@@ -101,5 +102,12 @@ def test_default_project_passes_its_own_make_test(
         subprocess.run(
             ["bash", "infra/down.sh"], cwd=project, env=env, capture_output=True, check=False
         )
+        # Run as root, the cluster lives outside the project, in a directory of its own named
+        # after the project's run directory (infra/postgres.sh records where): remove it too.
+        recorded = project / ".run" / "postgres.datadir"
+        if recorded.is_file():
+            cluster = Path(recorded.read_text("utf-8").strip()).parent
+            if not cluster.is_relative_to(project):
+                shutil.rmtree(cluster, ignore_errors=True)
     tail = "".join(log.read_text("utf-8", "replace").splitlines(keepends=True)[-150:])
     assert result.returncode == 0, f"`make test` in {project} failed; last lines:\n{tail}"

@@ -68,8 +68,8 @@ def test_manifest_patterns_match_paths_and_everything_below(
 
 def test_relay_modes_remove_the_other_modes_paths() -> None:
     assert removed_for("both") == ()
-    assert removed_for("polling") == RELAY_MODE_PATHS["debezium"]
-    assert removed_for("debezium") == RELAY_MODE_PATHS["polling"]
+    assert removed_for("polling") == RELAY_MODE_PATHS["debezium"] + RELAY_MODE_PATHS["both"]
+    assert removed_for("debezium") == RELAY_MODE_PATHS["polling"] + RELAY_MODE_PATHS["both"]
     with pytest.raises(ValueError, match="unknown relay_mode"):
         removed_for("kafka-streams")
 
@@ -129,3 +129,12 @@ def test_removing_paths_leaves_no_empty_directory(tmp_path: Path) -> None:
     assert removed == ["services/relay/app.py", "services/relay/migrations/0001.sql"]
     assert files_of(tmp_path) == {"services/o.py"}
     assert not (tmp_path / "services" / "relay").exists()
+
+
+def test_a_project_generated_inside_the_repository_does_not_copy_itself(tmp_path: Path) -> None:
+    (tmp_path / "Makefile").write_text("all:\n")
+    project = tmp_path / "new-shop"
+    project.mkdir()
+    (project / "README.md").write_text("rendered\n")
+    copy_project_files(tmp_path, project)
+    assert files_of(project) == {"Makefile", "README.md"}

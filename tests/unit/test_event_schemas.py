@@ -30,7 +30,9 @@ def an_event() -> OrderCreated:
         aggregate_id=order_id,
         occurred_at=now,
         payload=OrderCreatedPayload(
-            order_id=order_id, customer_id="c-1", placed_at=now,
+            order_id=order_id,
+            customer_id="c-1",
+            placed_at=now,
             items=[OrderLine(sku="SKU-1", quantity=2)],
         ),
     )

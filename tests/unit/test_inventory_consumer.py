@@ -27,6 +27,7 @@ async def worker_consumer(app: faust.App) -> AsyncIterator[AIOKafkaConsumer]:
         yield consumer
     finally:
         await consumer.stop()
+        thread.thread_loop.close()  # made for the thread, which never ran
 
 
 @pytest.fixture
