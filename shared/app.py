@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import faust
+from faust.app.base import BootStrategy
 
 from shared.settings import CommonSettings
 
@@ -20,10 +21,20 @@ class ServiceApp(faust.App):
 
 
 def faust_app(
-    app_id: str, settings: CommonSettings, *, web_host: str, web_port: int, **options: Any
+    app_id: str,
+    settings: CommonSettings,
+    *,
+    web_host: str,
+    web_port: int,
+    consumes: bool = True,
+    **options: Any,
 ) -> faust.App:
-    """A Faust app with the project's defaults: in-memory stores, no leader topic, acks=all."""
-    return ServiceApp(
+    """A Faust app with the project's defaults: in-memory stores, no leader topic, acks=all.
+
+    An app that `consumes` nothing starts no Kafka client of Faust's at all: a Faust consumer
+    with no topics crashes, and a service that only serves HTTP has no use for one.
+    """
+    app = ServiceApp(
         app_id,
         broker=settings.kafka_broker_url,
         web_host=web_host,
@@ -36,3 +47,6 @@ def faust_app(
         producer_acks=-1,
         **options,
     )
+    if not consumes:
+        app.boot_strategy = BootStrategy(app, enable_kafka=False)
+    return app

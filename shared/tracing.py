@@ -65,10 +65,13 @@ def context_from_traceparent(traceparent: str | None) -> otel_context.Context:
     return _propagator.extract({"traceparent": traceparent})
 
 
-def context_from_headers(headers: Sequence[tuple[str, bytes]] | None) -> otel_context.Context:
+def context_from_headers(headers: Sequence[tuple[str, bytes | None]] | None) -> otel_context.Context:
     """The trace context carried in Kafka record headers."""
+    # A header may be present with a null value (Debezium writes one for a null column).
     carrier: Mapping[str, str] = {
-        key: value.decode("latin-1") for key, value in headers or () if key == "traceparent"
+        key: value.decode("latin-1")
+        for key, value in headers or ()
+        if key == "traceparent" and value is not None
     }
     return _propagator.extract(carrier, getter=_getter)
 

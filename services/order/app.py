@@ -22,6 +22,7 @@ def create_app(settings: OrderSettings) -> faust.App:
         settings,
         web_host=settings.order_http_host,
         web_port=settings.order_http_port,
+        consumes=False,
     )
     database = PostgresPool(
         settings.dsn(settings.order_db_name),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,27 +18,20 @@ from services.order.models import PlaceOrder
 from services.order.settings import OrderSettings
 from shared.events import parse_event
 from tests.conftest import World
+from tests.support.faust_apps import free_port, running_app
 
 GOOD: dict[str, Any] = {"customer_id": "cust-1", "items": [{"sku": "SKU-1", "quantity": 2}]}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
 async def client(world: World) -> AsyncIterator[httpx.AsyncClient]:
     port = free_port()
     settings = OrderSettings(**world.overrides(), order_http_port=port)  # type: ignore[arg-type]
-    app = create_app(settings)
-    await app.start()
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-            yield http
-    finally:
-        await app.stop()
+    async with (
+        running_app(create_app(settings)),
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http,
+    ):
+        yield http
 
 
 async def count(pool: aiopg.Pool, table: str) -> int:
