@@ -26,19 +26,22 @@ ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 
 # Dependencies first, from pyproject.toml alone, so that editing the code reuses this layer.
-# Wheels only: the slim image has no compiler, and a dependency without a wheel should fail
-# here with its name rather than halfway through a C build.
+# The slim image has no compiler, and needs none: every dependency has a wheel for x86_64;
+# on arm64 faust-streaming has none, and its sdist then builds without its optional Cython
+# speed-ups (pure Python, same behaviour).
 COPY pyproject.toml ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
         > /tmp/requirements.txt \
-    && pip install --only-binary=:all: -r /tmp/requirements.txt
+    && pip install -r /tmp/requirements.txt
 
-# Then the project itself, as a regular (non-editable) install with its SQL migrations.
+# Then the project itself, as a regular (non-editable) install, checked as the image will use
+# it: every service's module imports and every migration file is installed.
 COPY README.md ./
 COPY shared ./shared
 COPY services ./services
+COPY infra/compose/check_install.py ./
 RUN pip install --no-deps . \
-    && python -c "import services.migrate, services.order.app, services.relay.app, services.inventory.app"
+    && python -I check_install.py /src
 
 # ---------------------------------------------------------------------------------------------
 # debezium-plugin: the Debezium PostgreSQL connector as a Kafka Connect plugin directory.
@@ -52,18 +55,23 @@ ARG DEBEZIUM_VERSION=3.6.1.Final
 ADD --checksum=sha256:408b00c073b27ddaa7af34684f60fcf5bbf6605de68a8662ec9462f2a88880d2 \
     https://repo1.maven.org/maven2/io/debezium/debezium-connector-postgres/${DEBEZIUM_VERSION}/debezium-connector-postgres-${DEBEZIUM_VERSION}-plugin.tar.gz \
     /tmp/debezium-connector-postgres.tar.gz
+# As infra/connect.sh does: the archive bundles its own kafka-clients and connect-api, which
+# the worker never loads from a plugin (Connect does not isolate those packages); the copies
+# would only add a second, newer StringConverter and config providers.
 RUN mkdir -p /plugins \
-    && tar -xzf /tmp/debezium-connector-postgres.tar.gz -C /plugins
+    && tar -xzf /tmp/debezium-connector-postgres.tar.gz -C /plugins --no-same-owner \
+    && rm -f /plugins/*/kafka-clients-*.jar /plugins/*/connect-api-*.jar \
+    && ls /plugins/debezium-connector-postgres/debezium-connector-postgres-*.jar
 
 # ---------------------------------------------------------------------------------------------
 # connect: Kafka Connect (distributed mode) on the official Kafka image, plus Debezium.
 # ---------------------------------------------------------------------------------------------
 FROM apache/kafka:${KAFKA_VERSION} AS connect
 
-# Readable by the image's own non-root user (appuser), owned by root so it cannot change them.
+# Owned by root, so the image's own unprivileged user (appuser, which the worker keeps running
+# as) can read but not change them.
 COPY --from=debezium-plugin /plugins /opt/kafka/plugins
 COPY infra/compose/connect-distributed.properties /opt/kafka/config/connect-compose.properties
-USER appuser
 EXPOSE 8083
 CMD ["/opt/kafka/bin/connect-distributed.sh", "/opt/kafka/config/connect-compose.properties"]
 
@@ -85,7 +93,8 @@ COPY --from=builder /opt/venv /opt/venv
 # state under DATA_DIR (default `.run/faust`, relative to it), the one writable place.
 WORKDIR /app
 RUN mkdir -p /app/.run && chown app:app /app/.run
-USER app
+# Numeric, so that a runtime can verify "not root" without looking up /etc/passwd.
+USER 10001:10001
 
 # order (ORDER_HTTP_PORT), inventory (INVENTORY_HTTP_PORT), relay (RELAY_HTTP_PORT)
 EXPOSE 8080 8081 8082

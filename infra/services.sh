@@ -11,9 +11,12 @@ here="${BASH_SOURCE[0]}"; [[ "$here" == */* ]] && here="${here%/*}" || here=.
 source "$(cd -P -- "$here" && pwd)/common.sh"
 load_settings
 : "${ORDER_HTTP_PORT:=8080}" "${INVENTORY_HTTP_PORT:=8081}" "${RELAY_HTTP_PORT:=8082}"
-: "${PYTHON:=$REPO_ROOT/.venv/bin/python}"
+: "${SERVICES_PYTHON:=$REPO_ROOT/.venv/bin/python}"
 
-SERVICES=(order relay inventory)
+# A project generated with relay_mode=debezium has no polling relay service.
+SERVICES=(order)
+[[ -d "$REPO_ROOT/services/relay" ]] && SERVICES+=(relay)
+SERVICES+=(inventory)
 
 port_of() {
     case "$1" in
@@ -27,7 +30,7 @@ pidfile_of() { echo "$RUN_DIR/$1.pid"; }
 
 # /health answers 200 once the service's pool and web server are up.
 healthy() {
-    "$PYTHON" - "$1" <<'PY' 2>/dev/null
+    "$SERVICES_PYTHON" - "$1" <<'PY' 2>/dev/null
 import sys, urllib.request
 with urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/health", timeout=2) as answer:
     sys.exit(0 if answer.status == 200 else 1)
@@ -44,9 +47,9 @@ start_one() {
         return 0
     fi
     ensure_port_free "$port" "${service^^}_HTTP_PORT"
-    [[ -x "$PYTHON" ]] || die "$PYTHON not found; run \`make install\` first"
+    [[ -x "$SERVICES_PYTHON" ]] || die "$SERVICES_PYTHON not found; run \`make install\` first"
     say "----- $service start $(date -u +%FT%TZ) -----" >>"$log"
-    (cd "$REPO_ROOT" && start_daemon "$pidfile" "$log" "$PYTHON" -m "services.$service")
+    (cd "$REPO_ROOT" && start_daemon "$pidfile" "$log" "$SERVICES_PYTHON" -m "services.$service")
     pid="$(<"$pidfile")"
     deadline=$((SECONDS + 60))
     until healthy "$port"; do

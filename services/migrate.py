@@ -7,6 +7,7 @@ orders); the inventory service has a database of its own.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 
 from shared.db import close_pool, create_pool
@@ -15,12 +16,16 @@ from shared.settings import CommonSettings
 
 
 def migration_plan(settings: CommonSettings) -> list[tuple[str, str, str]]:
-    """(migration set, package holding `migrations/`, database) in the order they apply."""
-    return [
+    """(migration set, package holding `migrations/`, database) in the order they apply.
+
+    A service that is not there (a project generated without the polling relay) is left out.
+    """
+    plan = [
         ("order", "services.order", settings.order_db_name),
         ("relay", "services.relay", settings.order_db_name),
         ("inventory", "services.inventory", settings.inventory_db_name),
     ]
+    return [step for step in plan if importlib.util.find_spec(step[1]) is not None]
 
 
 async def migrate(settings: CommonSettings) -> dict[str, list[str]]:

@@ -65,7 +65,9 @@ def context_from_traceparent(traceparent: str | None) -> otel_context.Context:
     return _propagator.extract({"traceparent": traceparent})
 
 
-def context_from_headers(headers: Sequence[tuple[str, bytes | None]] | None) -> otel_context.Context:
+def context_from_headers(
+    headers: Sequence[tuple[str, bytes | None]] | None,
+) -> otel_context.Context:
     """The trace context carried in Kafka record headers."""
     # A header may be present with a null value (Debezium writes one for a null column).
     carrier: Mapping[str, str] = {

@@ -38,6 +38,7 @@ RELAY_MODE_PATHS: Final[dict[str, tuple[str, ...]]] = {
     "debezium": (
         "infra/connect.sh",
         "infra/debezium",
+        "infra/compose/connect-*",
         "tests/**/test_debezium*.py",
     ),
     "both": (),

@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Register the outbox connector with Kafka Connect, or remove it again.
 
     python3 infra/debezium/register.py register     create or update, then wait until it runs
@@ -100,6 +101,21 @@ def error_text(body: Any) -> str:
     return " ".join(str(message).split())
 
 
+def validation_errors(base: str, connector: dict[str, Any]) -> list[str]:
+    """Per-setting errors from Connect's validator; its answer to a failed PUT is often opaque."""
+    plugin = urllib.parse.quote(connector["config"]["connector.class"], safe="")
+    config = {**connector["config"], "name": connector["name"]}
+    status, body = call("PUT", f"{base}/connector-plugins/{plugin}/config/validate", config)
+    if status != 200 or not isinstance(body, dict):
+        return []
+    values = [item.get("value") or {} for item in body.get("configs", [])]
+    return [
+        f"{value.get('name')}: {' '.join(str(error).split())}"
+        for value in values
+        for error in value.get("errors") or []
+    ]
+
+
 def wait_for_worker(base: str, timeout: float) -> None:
     """Wait until the worker answers; a compose one-shot may start before Connect is ready."""
     deadline = time.monotonic() + timeout
@@ -144,7 +160,8 @@ def register(env: dict[str, str], timeout: float) -> str:
         "PUT", f"{base}/connectors/{urllib.parse.quote(name, safe='')}/config", connector["config"]
     )
     if status not in (200, 201):
-        raise RegistrationError(f"registering connector {name} failed: {error_text(body)}")
+        reason = "; ".join(validation_errors(base, connector)) or error_text(body)
+        raise RegistrationError(f"registering connector {name} failed: {reason}")
     wait_until_running(base, name, timeout)
     return f"connector {name} running ({'created' if status == 201 else 'updated'})"
 

@@ -7,19 +7,15 @@ transactions, exactly once; several relays may run and one of them publishes at 
 
 from __future__ import annotations
 
-import logging
-
 import faust
 from faust.app.base import BootStrategy
 
-from services.relay.service import RelayService
+from services.relay.service import DebeziumNotice, RelayService
 from services.relay.settings import RelaySettings
 from services.relay.views import HealthView
 from shared.app import faust_app
 from shared.resources import PostgresPool
 from shared.web import bind
-
-logger = logging.getLogger(__name__)
 
 
 def create_app(settings: RelaySettings) -> faust.App:
@@ -32,8 +28,7 @@ def create_app(settings: RelaySettings) -> faust.App:
     # (and a consumer with no topics crashes); the relay brings its transactional producer.
     app.boot_strategy = BootStrategy(app, enable_kafka=False)
     if settings.relay_mode == "debezium":
-        logger.info("RELAY_MODE=debezium: Debezium relays the outbox; this process only serves "
-                    "/health")
+        app.add_dependency(DebeziumNotice())
         app.page("/health")(bind(HealthView, settings=settings, database=None, relay=None))
         return app
 

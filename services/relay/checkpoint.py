@@ -78,7 +78,8 @@ async def read_last_checkpoint(
     producer's transactions are initialised: that aborts or completes any transaction a
     predecessor left open, and the answer can no longer change under our feet.
     """
-    consumer = read_committed_consumer(bootstrap_servers)
+    # A short fetch wait: the broker would otherwise hold each fetch at the end of the log.
+    consumer = read_committed_consumer(bootstrap_servers, fetch_max_wait_ms=20)
     await consumer.start()
     try:
         async with asyncio.timeout(_READ_TIMEOUT_SECONDS):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import aiopg
 
 from services.relay import queries
-from shared.db import transaction
 
 
 class Lease:
@@ -23,7 +22,8 @@ class Lease:
 
     async def acquire(self, pool: aiopg.Pool) -> bool:
         """Take the lease if it is free or expired, renew it if it is ours; True if we hold it."""
-        async with transaction(pool) as cur:
+        # One autocommitted statement: no transaction (and no row lock) outlives the call.
+        async with pool.acquire() as conn, conn.cursor() as cur:
             await cur.execute(queries.TAKE_LEASE, {
                 "name": self.name, "holder": self.holder, "seconds": self.seconds,
             })
@@ -31,5 +31,5 @@ class Lease:
 
     async def release(self, pool: aiopg.Pool) -> None:
         """Give the lease up (if we hold it) so that a standby need not wait for it to expire."""
-        async with transaction(pool) as cur:
+        async with pool.acquire() as conn, conn.cursor() as cur:
             await cur.execute(queries.RELEASE_LEASE, {"name": self.name, "holder": self.holder})

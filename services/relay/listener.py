@@ -39,7 +39,10 @@ class OutboxListener:
             raise ConnectionError("the outbox listener is not connected")
         notifies = self._conn.notifies
         try:
-            await asyncio.wait_for(notifies.get(), seconds)
+            # Not asyncio.wait_for: on Python 3.11 it can swallow a cancellation that arrives
+            # as a notification does, and the relay would then never stop.
+            async with asyncio.timeout(seconds):
+                await notifies.get()
         except TimeoutError:
             return False
         except Exception:

@@ -9,7 +9,6 @@ import aiopg
 from services.relay import queries
 from services.relay.checkpoint import Checkpoint
 from services.relay.records import OutboxRow
-from shared.db import transaction
 
 Retention = Literal["mark", "delete"]
 
@@ -28,10 +27,11 @@ async def fetch_unpublished(pool: aiopg.Pool, limit: int) -> list[OutboxRow]:
 async def settle(pool: aiopg.Pool, checkpoint: Checkpoint, retention: Retention) -> int:
     """Mark (or delete) the rows a committed batch published; return how many changed.
 
-    Idempotent: settling the same batch again changes nothing.
+    Idempotent: settling the same batch again changes nothing. One autocommitted statement,
+    so all of the batch's rows are settled or none are.
     """
     statement = queries.MARK_PUBLISHED if retention == "mark" else queries.DELETE_PUBLISHED
-    async with transaction(pool) as cur:
+    async with pool.acquire() as conn, conn.cursor() as cur:
         await cur.execute(statement, {
             "ids": list(checkpoint.outbox_ids),
             "last_id": checkpoint.last_id,

@@ -141,11 +141,13 @@ class Relay:
     async def run(self) -> None:
         """Publish while holding the lease, stand by otherwise; returns only when cancelled."""
         while True:
+            _honour_cancellation()
             try:
                 if await self._hold_lease():
                     if await self.publish_batch() < self._settings.relay_batch_size:
                         await self._listener.wait(self._leader_wait)
                 else:
+                    await self._listener.close()  # a standby lets notifications pass it by
                     await asyncio.sleep(self._standby_wait)
                 self._backoff.succeeded()
             except FENCED_ERRORS as exc:
@@ -207,9 +209,19 @@ class Relay:
             await self._crash_at(point)
 
 
+def _honour_cancellation() -> None:
+    # aiopg awaits each query with asyncio.wait_for, which on Python 3.11 swallows a
+    # cancellation that arrives just as the query completes; the task still counts it, so
+    # re-raise it here or the relay would never stop.
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 async def _stop(producer: AIOKafkaProducer) -> None:
     # A producer that was fenced or lost its broker may fail to stop; it is dropped anyway.
     try:
-        await asyncio.wait_for(producer.stop(), _STOP_TIMEOUT_SECONDS)
+        async with asyncio.timeout(_STOP_TIMEOUT_SECONDS):
+            await producer.stop()
     except Exception as exc:
         logger.debug("producer did not stop cleanly: %s", exc)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import Any
 
 from mode import Service
@@ -11,6 +12,8 @@ from mode import Service
 from services.relay.relay import Relay
 from services.relay.settings import RelaySettings
 from shared.resources import PostgresPool
+
+logger = logging.getLogger(__name__)
 
 
 class RelayService(Service):
@@ -41,3 +44,11 @@ class RelayService(Service):
         relay, self._relay = self._relay, None
         if relay is not None:
             await relay.close()
+
+
+class DebeziumNotice(Service):
+    """Stands in for the relay when `RELAY_MODE=debezium`: says so once, publishes nothing."""
+
+    async def on_started(self) -> None:
+        logger.info("RELAY_MODE=debezium: Debezium (Kafka Connect) relays the outbox; this "
+                    "process publishes nothing and only serves /health")

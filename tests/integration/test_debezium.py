@@ -21,6 +21,8 @@ from pathlib import Path
 
 import aiopg
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import UnknownTopicOrPartitionError
 from aiokafka.structs import ConsumerRecord
 
 from services.inventory.handlers import apply_event, get_stock, set_stock
@@ -75,6 +77,8 @@ class Connector:
         self.slot = f"outbox_test_{suffix}"
         self.publication = f"outbox_test_{suffix}"
         self.topic = world.order_events_topic
+        # Where Debezium's heartbeats go (they carry the slot position on an idle outbox).
+        self.heartbeat_topic = f"__debezium-heartbeat.{self.name}"
         self.env = {
             **os.environ,
             "RELAY_MODE": "debezium",
@@ -106,6 +110,18 @@ async def connector(
     yield handle
     if handle.registered:
         handle.unregister()
+        await delete_topic(common_settings.kafka_bootstrap_servers, handle.heartbeat_topic)
+
+
+async def delete_topic(bootstrap_servers: str, topic: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.delete_topics([topic])
+    except UnknownTopicOrPartitionError:
+        pass
+    finally:
+        await admin.close()
 
 
 async def exited(pid: int) -> bool:
@@ -262,6 +278,7 @@ async def test_connect_killed_mid_stream_loses_nothing_and_stock_stays_right(
         assert time.monotonic() < deadline, "no records before the kill"
         await asyncio.sleep(0.2)
     pid = int(re.findall(r"pid (\d+)", connect_sh("status"))[0])
+    assert not placing.done(), "all orders were placed before the kill"
     os.kill(pid, signal.SIGKILL)
     await wait_until(lambda: exited(pid), within=10, what=f"the killed worker {pid} to exit")
     # Orders keep coming while the worker restarts (in a thread, so this loop runs on).

@@ -21,6 +21,7 @@ from services.relay.app import create_app
 from services.relay.relay import Relay
 from shared.events import parse_event
 from shared.kafka import transactional_producer
+from shared.settings import CommonSettings
 from tests.conftest import World
 from tests.support.faust_apps import free_port, running_app
 from tests.support.relay import (
@@ -191,6 +192,34 @@ async def test_a_checkpoint_from_another_database_marks_nothing(
         await relay.close()
     records = await read_all(settings)
     assert len(records) == 2
+
+
+async def test_the_last_committed_checkpoint_is_found_behind_other_relays_records(
+    common_settings: CommonSettings,
+) -> None:
+    servers = common_settings.kafka_bootstrap_servers
+    topic = f"relay-checkpoints.test-{uuid.uuid4().hex[:12]}"
+    await checkpoint.ensure_checkpoint_topic(servers, topic)
+    ours = checkpoint.Checkpoint((7, 8, 9), str(uuid.uuid4()))
+    producer = transactional_producer(servers, f"checkpoint-writer-{uuid.uuid4().hex}")
+    await producer.start()
+    try:
+        async with producer.transaction():
+            await producer.send(topic, checkpoint.encode(ours), key=b"ours", partition=0)
+        async with producer.transaction():
+            for n in range(1, 101):  # another relay's, with its own transactional id
+                theirs = checkpoint.Checkpoint((n,), str(uuid.uuid4()))
+                await producer.send(topic, checkpoint.encode(theirs), key=b"theirs",
+                                    partition=0)
+        await producer.begin_transaction()  # ours again, but aborted: it never happened
+        await producer.send(topic, checkpoint.encode(checkpoint.Checkpoint((10,), "x")),
+                            key=b"ours", partition=0)
+        await producer.abort_transaction()
+    finally:
+        await producer.stop()
+
+    assert await checkpoint.read_last_checkpoint(servers, topic, b"ours") == ours
+    assert await checkpoint.read_last_checkpoint(servers, topic, b"nobody") is None
 
 
 async def _all_published(pool: aiopg.Pool) -> bool:

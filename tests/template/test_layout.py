@@ -9,6 +9,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import yaml
 
 from template_hooks.manifest import RELAY_MODE_PATHS, removed_for
 from template_hooks.tree import matches
@@ -55,10 +56,10 @@ def test_project_has_its_own_readme_makefile_ci_and_license(
     readme = (project / "README.md").read_text("utf-8")
     name = CASES[case].get("project_name", "Outbox Shop")
     assert readme.startswith(f"# {name}\n")
-    # The two commands come before any other section.
-    first_section = readme.split("\n## ", 2)[1]
-    assert "make demo" in first_section
-    assert "make test" in first_section
+    # The two commands come first, before any section.
+    before_sections = readme.split("\n## ", 1)[0]
+    assert "make demo" in before_sections
+    assert "make test" in before_sections
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -123,3 +124,20 @@ def test_debezium_project_has_nothing_of_the_polling_relay(baked: dict[str, Path
         if re.search(r"services[./]relay\b", (project / path).read_text("utf-8", "replace"))
     ]
     assert mentions == [], "these files still use the removed relay service"
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_compose_project_is_named_after_the_slug_and_runs_the_chosen_relay(
+    baked: dict[str, Path], case: str
+) -> None:
+    project = baked[case]
+    compose = yaml.safe_load((project / "docker-compose.yml").read_text("utf-8"))
+    assert compose["name"] == project.name
+    services = compose["services"]
+    mode = RELAY_MODE[case]
+    assert ("relay" in services) is (mode != "debezium")
+    assert ("connect" in services) is (mode != "polling")
+    if mode == "debezium":  # nothing else relays the outbox: Connect starts by default
+        assert "profiles" not in services["connect"]
+    topic = CASES[case].get("order_events_topic", "order.events")
+    assert f"${{ORDER_EVENTS_TOPIC:-{topic}}}" in (project / "docker-compose.yml").read_text()

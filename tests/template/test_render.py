@@ -18,7 +18,8 @@ from tests.template.conftest import ROOT, Bake, rendered_paths
 
 # The root README may hold one block about the template itself (how to generate a project, how to
 # maintain the template); generated READMEs do not, so it is left out of the comparison.
-TEMPLATE_ONLY_BLOCK = re.compile(r"<!-- template-only -->\n.*?<!-- /template-only -->\n", re.S)
+# The block goes with the blank line that follows it.
+TEMPLATE_ONLY_BLOCK = re.compile(r"<!-- template-only -->\n.*?<!-- /template-only -->\n\n?", re.S)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,1 @@
+"""Scripts the Makefile runs: `python -m scripts.demo` (`make demo`) and the benchmarks."""
