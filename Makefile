@@ -31,6 +31,8 @@ up: install
 	bash infra/up.sh
 	$(PY) -m services.migrate
 	bash infra/services.sh start
+	@if [ "$$(bash -c 'source infra/common.sh; load_settings; echo $$RELAY_MODE')" = debezium ]; then \
+	  bash infra/connect.sh register; fi
 
 down:
 	-bash infra/services.sh stop
@@ -39,7 +41,8 @@ down:
 # Starts whatever infrastructure is not running yet, runs the suite, stops what it started
 # (also when tests fail).
 test: install
-	bash infra/with-infra.sh bash -c '$(PY) -m services.migrate && $(PY) -m pytest $(PYTEST_ARGS)'
+	INFRA_SERVICES="postgres kafka $(if $(wildcard infra/connect.sh),connect,)" \
+	  bash infra/with-infra.sh bash -c '$(PY) -m services.migrate && $(PY) -m pytest $(PYTEST_ARGS)'
 
 test-unit: install
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
@@ -51,8 +54,9 @@ lint: install
 schemas: install
 	$(PY) -m shared.events
 
+# KEEP=1 leaves everything running (stop it with `make down`).
 demo: install
-	bash infra/with-infra.sh $(PY) -m scripts.demo $(if $(KEEP),--keep,)
+	$(if $(KEEP),bash infra/up.sh && $(PY) -m scripts.demo --keep,bash infra/with-infra.sh $(PY) -m scripts.demo)
 
 bench: install
 	bash infra/with-infra.sh $(PY) -m scripts.bench

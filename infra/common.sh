@@ -320,3 +320,19 @@ kafka_java_argv() {
     KAFKA_JAVA_ARGV=(java "$@" -Dlog4j2.configurationFile="$log4j_config"
         -Dkafka.logs.dir="$LOG_DIR" -cp "$(kafka_classpath)")
 }
+
+# ---------------------------------------------------------------------------
+# Which components to run
+# ---------------------------------------------------------------------------
+
+# The components `up.sh` and `with-infra.sh` start when INFRA_SERVICES is not set: Kafka
+# Connect only when Debezium relays the outbox (RELAY_MODE=debezium), as it costs a JVM.
+default_infra_services() {
+    _load_dotenv "$REPO_ROOT/.env"
+    _load_dotenv "$REPO_ROOT/.env.example"
+    if [[ "${RELAY_MODE:-polling}" == debezium ]]; then
+        echo "postgres kafka connect"
+    else
+        echo "postgres kafka"
+    fi
+}

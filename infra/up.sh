@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Start the local infrastructure in dependency order: PostgreSQL, Kafka, and
-# Kafka Connect once infra/connect.sh exists (Connect needs both).
+# and Kafka Connect when RELAY_MODE=debezium (Connect needs both).
 # Each start is idempotent, so running this twice is harmless.
 #
 # INFRA_SERVICES (space separated) overrides which services to start.
@@ -8,11 +8,13 @@ set -euo pipefail
 
 here="${BASH_SOURCE[0]}"; [[ "$here" == */* ]] && here="${here%/*}" || here=.
 cd -P -- "$here"
+# shellcheck source=infra/common.sh
+source ./common.sh
 
-services="${INFRA_SERVICES:-postgres kafka connect}"
+services="${INFRA_SERVICES:-$(default_infra_services)}"
 for service in $services; do
     script="./$service.sh"
-    # connect.sh arrives later; skip services whose script does not exist yet.
+    # A project generated without Debezium has no connect.sh.
     [[ -f "$script" ]] || continue
     bash "$script" start
 done

@@ -5,14 +5,16 @@
 #
 #   infra/with-infra.sh make-some-tests ...
 #
-# INFRA_SERVICES (space separated, in start order) chooses the components; by default every
-# component that has a script here.
+# INFRA_SERVICES (space separated, in start order) chooses the components; by default
+# PostgreSQL and Kafka, and Kafka Connect when RELAY_MODE=debezium.
 set -euo pipefail
 
 here="${BASH_SOURCE[0]}"; [[ "$here" == */* ]] && here="${here%/*}" || here=.
 infra="$(cd -P -- "$here" && pwd)"
 
-services="${INFRA_SERVICES:-postgres kafka connect}"
+# shellcheck source=infra/common.sh
+source "$infra/common.sh"
+services="${INFRA_SERVICES:-$(default_infra_services)}"
 started=()
 
 stop_started() {
