@@ -8,7 +8,6 @@ transactions, exactly once; several relays may run and one of them publishes at 
 from __future__ import annotations
 
 import faust
-from faust.app.base import BootStrategy
 
 from services.relay.service import DebeziumNotice, RelayService
 from services.relay.settings import RelaySettings
@@ -20,13 +19,11 @@ from shared.web import bind
 
 def create_app(settings: RelaySettings) -> faust.App:
     """The composition root: settings -> pool -> relay service -> views."""
+    # No agents, no topics: the relay brings its own transactional producer, not Faust's.
     app = faust_app(
-        settings.relay_service_name, settings,
+        settings.relay_service_name, settings, consumes=False,
         web_host=settings.relay_http_host, web_port=settings.relay_http_port,
     )
-    # No agents, no topics: Faust's own Kafka consumer and producer would have nothing to do
-    # (and a consumer with no topics crashes); the relay brings its transactional producer.
-    app.boot_strategy = BootStrategy(app, enable_kafka=False)
     if settings.relay_mode == "debezium":
         app.add_dependency(DebeziumNotice())
         app.page("/health")(bind(HealthView, settings=settings, database=None, relay=None))

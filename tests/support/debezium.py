@@ -1,0 +1,106 @@
+"""Debezium in tests: Kafka Connect started by the project's script, one connector per test.
+
+Each test's connector reads its own world's outbox through a slot and a publication of its
+own and writes to the world's topic; it is removed (slot and publication dropped) afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import UnknownTopicOrPartitionError
+
+from shared.settings import CommonSettings
+from tests.conftest import World
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CONNECT_SH = REPO_ROOT / "infra" / "connect.sh"
+
+
+def connect_sh(command: str, env: dict[str, str] | None = None) -> str:
+    """Run `infra/connect.sh <command>`; fail the test with its one-line error."""
+    done = subprocess.run(
+        ["bash", str(CONNECT_SH), command],
+        env=env or dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert done.returncode == 0, f"connect.sh {command}: {done.stderr.strip() or done.stdout}"
+    return done.stdout
+
+
+class Connector:
+    """One test's outbox connector: its names, registered and removed through connect.sh."""
+
+    def __init__(self, world: World, settings: CommonSettings) -> None:
+        suffix = world.order_db_name.removeprefix("test_orders_")
+        self.name = f"outbox-test-{suffix}"
+        self.slot = f"outbox_test_{suffix}"
+        self.publication = f"outbox_test_{suffix}"
+        self.topic = world.order_events_topic
+        # Where Debezium's heartbeats go (they carry the slot position on an idle outbox).
+        self.heartbeat_topic = f"__debezium-heartbeat.{self.name}"
+        self.env = {
+            **os.environ,
+            "RELAY_MODE": "debezium",
+            "ORDER_DB_NAME": world.order_db_name,
+            "ORDER_EVENTS_TOPIC": world.order_events_topic,
+            "ORDER_EVENTS_PARTITIONS": str(settings.order_events_partitions),
+            "DEBEZIUM_CONNECTOR_NAME": self.name,
+            "DEBEZIUM_SLOT_NAME": self.slot,
+            "DEBEZIUM_PUBLICATION_NAME": self.publication,
+            # Confirm slot positions every second, so the tests need not wait long.
+            "DEBEZIUM_HEARTBEAT_INTERVAL_MS": "1000",
+        }
+        self.registered = False
+
+    def register(self) -> None:
+        """Create the connector and wait until it runs."""
+        self.registered = True
+        connect_sh("register", self.env)
+
+    def unregister(self) -> None:
+        """Delete the connector, its offsets, slot and publication."""
+        connect_sh("unregister", self.env)
+
+
+async def delete_topic(bootstrap_servers: str, topic: str) -> None:
+    """Delete a topic if it exists."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.delete_topics([topic])
+    except UnknownTopicOrPartitionError:
+        pass
+    finally:
+        await admin.close()
+
+
+@asynccontextmanager
+async def connector_for(world: World) -> AsyncIterator[Connector]:
+    """Connect running, and a connector for `world` that is removed on the way out."""
+    settings = CommonSettings()
+    connect_sh("start")
+    handle = Connector(world, settings)
+    try:
+        yield handle
+    finally:
+        if handle.registered:
+            handle.unregister()
+            await delete_topic(settings.kafka_bootstrap_servers, handle.heartbeat_topic)
+
+
+@asynccontextmanager
+async def registered_connector(world: World) -> AsyncIterator[Connector]:
+    """`connector_for(world)`, registered: Debezium relays the world's outbox meanwhile."""
+    async with connector_for(world) as handle:
+        handle.register()
+        yield handle
