@@ -9,11 +9,17 @@ from typing import Any
 import faust
 from faust.app.base import BootStrategy
 
+from shared.http_tracing import server_span_middleware
+from shared.logs import logging_config
 from shared.settings import CommonSettings
+from shared.tracing import ServiceTracing
 
 
 class ServiceApp(faust.App):
     """A Faust app that creates its data directory's parents when it first starts."""
+
+    #: The service's tracer provider, as `faust_app` was given it.
+    tracing: ServiceTracing | None = None
 
     async def on_first_start(self) -> None:
         await asyncio.to_thread(Path(self.conf.datadir).mkdir, parents=True, exist_ok=True)
@@ -27,13 +33,17 @@ def faust_app(
     web_host: str,
     web_port: int,
     consumes: bool = True,
+    tracing: ServiceTracing | None = None,
     **options: Any,
 ) -> faust.App:
     """A Faust app with the project's defaults: in-memory stores, no leader topic, acks=all.
 
     An app that `consumes` nothing starts no Kafka client of Faust's at all: a Faust consumer
-    with no topics crashes, and a service that only serves HTTP has no use for one.
+    with no topics crashes, and a service that only serves HTTP has no use for one. With
+    `tracing`, each HTTP request is a span of its provider, which is flushed when the app
+    stops. `faust worker` logs with trace ids either way.
     """
+    middlewares = [server_span_middleware(tracing.tracer)] if tracing is not None else []
     app = ServiceApp(
         app_id,
         broker=settings.kafka_broker_url,
@@ -45,8 +55,14 @@ def faust_app(
         topic_disable_leader=True,
         autodiscover=False,
         producer_acks=-1,
+        web_application_options={"middlewares": middlewares},
+        logging_config=logging_config(settings.log_level),
         **options,
     )
     if not consumes:
         app.boot_strategy = BootStrategy(app, enable_kafka=False)
+    if tracing is not None:
+        # The first dependency stops last, after every other one has ended its spans.
+        app.add_dependency(tracing)
+        app.tracing = tracing
     return app

@@ -10,9 +10,17 @@ import uvloop
 
 
 def run_worker(make_app: Callable[[], faust.App]) -> None:
-    """Run a service's Faust worker on uvloop; extra command-line arguments go to Faust."""
+    """Run a service's Faust worker on uvloop; extra command-line arguments go to Faust.
+
+    The worker logs through the app's `logging_config` (`shared.logs`: trace ids on every
+    line). The service's tracer provider becomes the global one as well: alone in its process,
+    nothing else can claim it.
+    """
     uvloop.install()
     app = make_app()
+    tracing = getattr(app, "tracing", None)
+    if tracing is not None:
+        tracing.install_globally()
     argv = sys.argv[1:] or ["worker", "--loglevel", "info"]
     sys.argv = [sys.argv[0], *argv]
     app.main()

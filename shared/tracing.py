@@ -1,10 +1,18 @@
-"""OpenTelemetry set-up and W3C trace-context helpers shared by the services."""
+"""OpenTelemetry set-up and W3C trace-context helpers shared by the services.
+
+Each service has a tracer provider of its own, whose resource names the service, and passes it
+explicitly to everything that makes spans (its tracer, the HTTP middleware, the database pool).
+Nothing here relies on the global provider: the tests run the three services in one process.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Mapping, Sequence
+from typing import Any
 
+from mode import Service
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.propagators.textmap import DefaultGetter
@@ -18,6 +26,8 @@ from opentelemetry.sdk.trace.export import (
 )
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+INSTRUMENTATION_NAME = "outbox-shop"
+
 _propagator = TraceContextTextMapPropagator()
 _getter = DefaultGetter()
 
@@ -25,30 +35,75 @@ _getter = DefaultGetter()
 def configure_tracing(service_name: str, *, exporter: SpanExporter | None = None) -> TracerProvider:
     """A tracer provider for one service, configured by the standard `OTEL_*` variables.
 
-    OTLP over HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` (or the traces endpoint) is set, the
-    console when `OTEL_TRACES_EXPORTER=console`, nothing exported otherwise. Tests pass an
-    in-memory `exporter`, exported synchronously. Shut the provider down on exit to flush.
+    Spans are always recorded (the sampler comes from `OTEL_TRACES_SAMPLER`, by default
+    `parentbased_always_on`), so the trace context always reaches the outbox and Kafka, even
+    when nothing is exported. Where they go is `exporter_names`' choice; tests pass an
+    in-memory `exporter` instead, which gets each span as it ends. Shut the provider down on
+    exit to flush it.
     """
-    resource = Resource.create({SERVICE_NAME: service_name})
-    provider = TracerProvider(resource=resource)
+    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service_name}))
     if exporter is not None:
         provider.add_span_processor(SimpleSpanProcessor(exporter))
-    elif os.environ.get("OTEL_SDK_DISABLED", "").lower() == "true":
-        pass
-    elif _otlp_endpoint_set():
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        return provider
+    for name in exporter_names(os.environ):
+        if name == "otlp":
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    elif os.environ.get("OTEL_TRACES_EXPORTER", "").lower() == "console":
-        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+            # Endpoint, headers, timeout and OTEL_BSP_* (the export delay) come from the
+            # environment, read by the exporter and the processor themselves.
+            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        elif name == "console":
+            provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
     return provider
 
 
-def _otlp_endpoint_set() -> bool:
-    return bool(
-        os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-        or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+def exporter_names(environ: Mapping[str, str]) -> list[str]:
+    """Where spans go: `OTEL_TRACES_EXPORTER` (`otlp`, `console`, `none`, comma-separated) if
+    set, else `otlp` when an OTLP endpoint is set, else nowhere."""
+    chosen = environ.get("OTEL_TRACES_EXPORTER", "").strip().lower()
+    if chosen:
+        names = [name.strip() for name in chosen.split(",")]
+        return [name for name in names if name in ("otlp", "console")]
+    endpoint = environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or environ.get(
+        "OTEL_EXPORTER_OTLP_ENDPOINT"
     )
+    return ["otlp"] if endpoint and endpoint.strip() else []
+
+
+class ServiceTracing(Service):
+    """A service's tracer provider, flushed and shut down when the app stops if it owns it.
+
+    A provider handed in by the caller (a test sharing one exporter between services) stays
+    the caller's to shut down.
+    """
+
+    def __init__(self, provider: TracerProvider, *, owned: bool, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.provider = provider
+        self.owned = owned
+
+    @property
+    def tracer(self) -> trace.Tracer:
+        """The tracer for the project's own spans."""
+        return self.provider.get_tracer(INSTRUMENTATION_NAME)
+
+    def install_globally(self) -> None:
+        """Make this the process's global provider too, for code that asks the API for one."""
+        trace.set_tracer_provider(self.provider)
+
+    async def on_stop(self) -> None:
+        if self.owned:
+            # Exports what is still queued; blocking, so off the event loop.
+            await asyncio.to_thread(self.provider.shutdown)
+
+
+def service_tracing(
+    service_name: str, tracer_provider: TracerProvider | None = None
+) -> ServiceTracing:
+    """The tracing of one service: `tracer_provider` if given, else one of its own."""
+    if tracer_provider is not None:
+        return ServiceTracing(tracer_provider, owned=False)
+    return ServiceTracing(configure_tracing(service_name), owned=True)
 
 
 def current_traceparent() -> str | None:
@@ -68,7 +123,7 @@ def context_from_traceparent(traceparent: str | None) -> otel_context.Context:
 def context_from_headers(
     headers: Sequence[tuple[str, bytes | None]] | None,
 ) -> otel_context.Context:
-    """The trace context carried in Kafka record headers."""
+    """The trace context carried in Kafka record headers (empty if there is none)."""
     # A header may be present with a null value (Debezium writes one for a null column).
     carrier: Mapping[str, str] = {
         key: value.decode("latin-1")

@@ -41,7 +41,7 @@ RELAY_MODE_PATHS: Final[dict[str, tuple[str, ...]]] = {
         "infra/compose/connect-*",
         "tests/**/test_debezium*.py",
     ),
-    "both": (),
+    "both": ("tests/integration/test_debezium_matches_relay.py",),
 }
 
 RELAY_MODES: Final = ("both", "polling", "debezium")

@@ -9,6 +9,7 @@ that can never be applied go to the dead-letter topic.
 from __future__ import annotations
 
 import faust
+from opentelemetry.sdk.trace import TracerProvider
 
 from services.inventory.agents import reserve_stock_agent
 from services.inventory.consumer import use_read_committed
@@ -20,14 +21,23 @@ from services.inventory.topics import EnsureTopics
 from services.inventory.views import HealthView, ReservationView, StockView
 from shared.app import faust_app
 from shared.resources import PostgresPool
+from shared.tracing import service_tracing
 from shared.web import bind
 
 
-def create_app(settings: InventorySettings) -> faust.App:
-    """The composition root: settings -> pool, dead letters -> agent and views."""
+def create_app(
+    settings: InventorySettings, *, tracer_provider: TracerProvider | None = None
+) -> faust.App:
+    """The composition root: settings -> tracing, pool, dead letters -> agent and views.
+
+    Spans go to `tracer_provider` if given (tests), else to a provider of the service's own,
+    configured by the `OTEL_*` variables.
+    """
+    tracing = service_tracing(settings.inventory_service_name, tracer_provider)
     app = faust_app(
         settings.inventory_service_name, settings,
         web_host=settings.inventory_http_host, web_port=settings.inventory_http_port,
+        tracing=tracing,
         # Offsets are committed only for records acked after applying them; stopping does
         # not wait for a record stuck in retries (it is read again after the restart).
         stream_wait_empty=False,
@@ -40,13 +50,14 @@ def create_app(settings: InventorySettings) -> faust.App:
     # Dependencies start in this order, before the agent, and stop after it.
     database = PostgresPool(
         settings.dsn(settings.inventory_db_name),
-        minsize=settings.db_pool_min, maxsize=settings.db_pool_max,
+        minsize=settings.db_pool_min, maxsize=settings.db_pool_max, tracer=tracing.tracer,
     )
     topics = EnsureTopics(settings.kafka_bootstrap_servers, {
         settings.order_events_topic: settings.order_events_partitions,
         settings.dead_letter_topic: settings.order_events_partitions,
     })
-    dead_letters = DeadLetters(settings.kafka_bootstrap_servers, settings.dead_letter_topic)
+    dead_letters = DeadLetters(settings.kafka_bootstrap_servers, settings.dead_letter_topic,
+                               tracer=tracing.tracer)
     app.add_dependency(database)
     app.add_dependency(topics)
     app.add_dependency(dead_letters)
@@ -56,6 +67,7 @@ def create_app(settings: InventorySettings) -> faust.App:
     processor = RecordProcessor(
         database, dead_letters,
         Backoff(settings.inventory_retry_initial_seconds, settings.inventory_retry_max_seconds),
+        tracer=tracing.tracer,
     )
     app.agent(order_events, name="inventory.reserve_stock")(reserve_stock_agent(processor))
 

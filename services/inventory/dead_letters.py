@@ -7,8 +7,11 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from mode import Service
+from opentelemetry import trace
 
 from shared.kafka import idempotent_producer
+from shared.kafka_tracing import header_text, start_publish_span
+from shared.tracing import INSTRUMENTATION_NAME, traceparent_of
 
 
 @dataclass(frozen=True)
@@ -23,10 +26,20 @@ class SourceRecord:
     headers: tuple[tuple[str, bytes], ...]
 
 
-def dead_letter_headers(record: SourceRecord, reason: str) -> list[tuple[str, bytes]]:
-    """The original headers plus why the record failed and where it came from."""
+def dead_letter_headers(
+    record: SourceRecord, reason: str, traceparent: str | None = None
+) -> list[tuple[str, bytes]]:
+    """The original headers plus why the record failed and where it came from.
+
+    A `traceparent` given (the dead-letter publish span's) replaces the record's own, so the
+    dead letter stays in the trace of the record that carried it.
+    """
+    kept = [(key, value) for key, value in record.headers
+            if traceparent is None or key != "traceparent"]
+    trace_context = [("traceparent", traceparent.encode())] if traceparent else []
     return [
-        *record.headers,
+        *kept,
+        *trace_context,
         ("dlq_reason", reason.encode("utf-8", "replace")),
         ("dlq_source_topic", record.topic.encode()),
         ("dlq_source_partition", str(record.partition).encode()),
@@ -37,10 +50,12 @@ def dead_letter_headers(record: SourceRecord, reason: str) -> list[tuple[str, by
 class DeadLetters(Service):
     """An idempotent producer to the dead-letter topic, started and stopped with the app."""
 
-    def __init__(self, bootstrap_servers: str, topic: str, **kwargs: Any) -> None:
+    def __init__(self, bootstrap_servers: str, topic: str, *,
+                 tracer: trace.Tracer | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.bootstrap_servers = bootstrap_servers
         self.topic = topic
+        self._tracer = tracer or trace.get_tracer(INSTRUMENTATION_NAME)
         self._producer: AIOKafkaProducer | None = None
 
     async def on_start(self) -> None:
@@ -53,10 +68,16 @@ class DeadLetters(Service):
             self._producer = None
 
     async def send(self, record: SourceRecord, reason: str) -> None:
-        """Write `record` to the dead-letter topic and wait until the broker has it."""
+        """Write `record` to the dead-letter topic and wait until the broker has it.
+
+        In a publish span, child of the current (processing) span, whose context it carries.
+        """
         if self._producer is None:
             raise RuntimeError("the dead-letter producer is not started: start the app first")
-        await self._producer.send_and_wait(
-            self.topic, key=record.key, value=record.value,
-            headers=dead_letter_headers(record, reason),
-        )
+        span = start_publish_span(self._tracer, self.topic, key=record.key,
+                                  message_id=header_text(record.headers, "event_id"))
+        with trace.use_span(span, end_on_exit=True):
+            await self._producer.send_and_wait(
+                self.topic, key=record.key, value=record.value,
+                headers=dead_letter_headers(record, reason, traceparent_of(span)),
+            )

@@ -23,10 +23,10 @@ from services.inventory.handlers import apply_event
 from services.inventory.models import Outcome
 from services.inventory.retry import Backoff, retry_until_done
 from shared.events import OrderCreated, parse_event
-from shared.tracing import context_from_headers
+from shared.kafka_tracing import process_span
+from shared.tracing import INSTRUMENTATION_NAME
 
 logger = logging.getLogger(__name__)
-tracer = trace.get_tracer(__name__)
 
 Done = Literal["reserved", "rejected", "duplicate", "dead-lettered"]
 
@@ -56,29 +56,35 @@ class RecordProcessor:
     backoff: Backoff
     apply: Callable[[aiopg.Pool, OrderCreated], Awaitable[Outcome]] = apply_event
     sleep: Callable[[float], Awaitable[object]] = field(default=asyncio.sleep)
+    tracer: trace.Tracer = field(default_factory=lambda: trace.get_tracer(INSTRUMENTATION_NAME))
 
     async def process(self, record: SourceRecord) -> Done:
-        """Apply the record's event, or dead-letter the record; return what was done."""
+        """Apply the record's event, or dead-letter the record; return what was done.
+
+        All of it happens in the record's processing span, which continues the trace of its
+        `traceparent` header: the stock change and any dead letter are its children.
+        """
+        with process_span(self.tracer, topic=record.topic, partition=record.partition,
+                          offset=record.offset, key=record.key, headers=record.headers) as span:
+            done = await self._process(record)
+            span.set_attribute("inventory.outcome", done)
+            return done
+
+    async def _process(self, record: SourceRecord) -> Done:
         try:
             event = parse_event(record.value or b"")
         except ValidationError as error:
             return await self._dead_letter(record, describe(error))
-        with tracer.start_as_current_span(
-            f"apply {event.event_type}", context=context_from_headers(record.headers),
-            kind=trace.SpanKind.CONSUMER,
-            attributes={"messaging.kafka.message.offset": record.offset,
-                        "event_id": str(event.event_id)},
-        ):
-            try:
-                outcome = await retry_until_done(
-                    lambda: self.apply(self.database.pool, event),
-                    backoff=self.backoff, give_up=_is_record_fault, sleep=self.sleep,
-                )
-            except RECORD_FAULTS as error:
-                return await self._dead_letter(record, f"{type(error).__name__}: {error}")
-            logger.info("event %s for order %s: %s%s", event.event_id, event.payload.order_id,
-                        outcome.status, f" ({outcome.reason})" if outcome.reason else "")
-            return outcome.status
+        try:
+            outcome = await retry_until_done(
+                lambda: self.apply(self.database.pool, event),
+                backoff=self.backoff, give_up=_is_record_fault, sleep=self.sleep,
+            )
+        except RECORD_FAULTS as error:
+            return await self._dead_letter(record, f"{type(error).__name__}: {error}")
+        logger.info("event %s for order %s: %s%s", event.event_id, event.payload.order_id,
+                    outcome.status, f" ({outcome.reason})" if outcome.reason else "")
+        return outcome.status
 
     async def _dead_letter(self, record: SourceRecord, reason: str) -> Done:
         logger.warning("dead-lettering %s[%d]@%d: %s", record.topic, record.partition,

@@ -8,11 +8,13 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 import aiopg
+from opentelemetry import trace
 
 from services.order import queries
 from services.order.models import Order, PlaceOrder
 from shared.db import transaction
 from shared.events import OrderCreated, OrderCreatedPayload, OrderLine
+from shared.tracing import INSTRUMENTATION_NAME, current_traceparent
 
 
 class IdempotencyKeyReused(Exception):
@@ -48,8 +50,13 @@ async def place_order(
     *,
     idempotency_key: str | None = None,
     traceparent: str | None = None,
+    tracer: trace.Tracer | None = None,
 ) -> Placed:
-    """Write the order, its lines and its `OrderCreated` outbox row in one transaction."""
+    """Write the order, its lines and its `OrderCreated` outbox row in one transaction.
+
+    The transaction is the `outbox write` span, and the outbox row stores that span's
+    `traceparent` (or the one given), so the event's trace continues from it.
+    """
     order = Order(
         order_id=uuid.uuid4(),
         customer_id=request.customer_id,
@@ -58,6 +65,23 @@ async def place_order(
         placed_at=datetime.now(UTC),
     )
     event = order_created_event(order)
+    tracer = tracer or trace.get_tracer(INSTRUMENTATION_NAME)
+    with tracer.start_as_current_span("outbox write") as span:
+        placed = await _write(
+            pool, request, order, event, idempotency_key, traceparent or current_traceparent()
+        )
+        span.set_attributes(
+            {"order.id": str(placed.order.order_id), "order.replayed": placed.replayed}
+        )
+        if not placed.replayed:  # a replay writes no event
+            span.set_attributes({"event.id": str(event.event_id), "event.type": event.event_type})
+        return placed
+
+
+async def _write(
+    pool: aiopg.Pool, request: PlaceOrder, order: Order, event: OrderCreated,
+    idempotency_key: str | None, traceparent: str | None,
+) -> Placed:
     async with transaction(pool) as cur:
         if idempotency_key is not None:
             earlier = await _earlier_order(cur, idempotency_key, request.fingerprint())

@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 
 from faust.web import Request, Response, View
+from opentelemetry import trace
 from pydantic import TypeAdapter, ValidationError
 
 from services.order.handlers import IdempotencyKeyReused, get_order, place_order
 from services.order.models import IdempotencyKey, PlaceOrder
 from services.order.settings import OrderSettings
 from shared.resources import PostgresPool
-from shared.tracing import current_traceparent
 from shared.web import BadRequest, error_response, parse_model, read_json_body
 
 _idempotency_key = TypeAdapter(IdempotencyKey)
@@ -22,6 +22,7 @@ class OrdersView(View):
 
     database: PostgresPool
     settings: OrderSettings
+    tracer: trace.Tracer
 
     async def post(self, request: Request) -> Response:
         try:
@@ -32,7 +33,7 @@ class OrdersView(View):
                 self.database.pool,
                 order_request,
                 idempotency_key=key,
-                traceparent=current_traceparent(),
+                tracer=self.tracer,
             )
         except BadRequest as error:
             return error_response(self, error)

@@ -18,15 +18,17 @@ from collections.abc import Awaitable, Callable
 import aiopg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import IllegalOperation, InvalidProducerEpoch, ProducerFenced
+from opentelemetry import trace
 
 from services.relay import checkpoint
 from services.relay.lease import Lease
 from services.relay.listener import OutboxListener
 from services.relay.outbox import fetch_unpublished, settle
-from services.relay.records import to_record
 from services.relay.retry import Backoff, describe
 from services.relay.settings import RelaySettings
+from services.relay.tracing import traced_batch
 from shared.kafka import ensure_topic, transactional_producer
+from shared.tracing import INSTRUMENTATION_NAME
 
 logger = logging.getLogger(__name__)
 
@@ -50,9 +52,11 @@ class Relay:
         producer_factory: ProducerFactory | None = None,
         crash_at: FaultHook | None = None,
         holder: str | None = None,
+        tracer: trace.Tracer | None = None,
     ) -> None:
         self._pool = pool
         self._settings = settings
+        self._tracer = tracer or trace.get_tracer(INSTRUMENTATION_NAME)
         self._producer_factory = producer_factory or (lambda: transactional_producer(
             settings.kafka_bootstrap_servers, settings.relay_transactional_id))
         self._crash_at = crash_at
@@ -105,25 +109,27 @@ class Relay:
         if not rows:
             return 0
         done = checkpoint.checkpoint_of(rows)
-        await producer.begin_transaction()
-        await self._fault("before_send")
-        sent: list[asyncio.Future[object]] = []
-        try:
-            for record in map(to_record, rows):
+        # One publish span per record, in its order's trace, each ended when the batch commits.
+        with traced_batch(self._tracer, self._settings.order_events_topic, rows) as batch:
+            await producer.begin_transaction()
+            await self._fault("before_send")
+            sent: list[asyncio.Future[object]] = []
+            try:
+                for record in map(batch.record, rows):
+                    sent.append(await producer.send(
+                        self._settings.order_events_topic, record.value, key=record.key,
+                        headers=record.headers))
                 sent.append(await producer.send(
-                    self._settings.order_events_topic, record.value, key=record.key,
-                    headers=record.headers))
-            sent.append(await producer.send(
-                self._settings.checkpoint_topic, checkpoint.encode(done),
-                key=self._checkpoint_key, partition=checkpoint.PARTITION))
-        except IllegalOperation:
-            # The transaction failed under us ("not in transaction"); the cause, such as
-            # ProducerFenced, is on the records already sent.
+                    self._settings.checkpoint_topic, checkpoint.encode(done),
+                    key=self._checkpoint_key, partition=checkpoint.PARTITION))
+            except IllegalOperation:
+                # The transaction failed under us ("not in transaction"); the cause, such as
+                # ProducerFenced, is on the records already sent.
+                await asyncio.gather(*sent)
+                raise
             await asyncio.gather(*sent)
-            raise
-        await asyncio.gather(*sent)
-        await self._fault("after_send")
-        await producer.commit_transaction()
+            await self._fault("after_send")
+            await producer.commit_transaction()
         await self._fault("after_kafka_commit")
         await settle(self._pool, done, self._settings.relay_retention)
         await self._fault("after_mark")

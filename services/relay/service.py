@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 from mode import Service
+from opentelemetry import trace
 
 from services.relay.relay import Relay
 from services.relay.settings import RelaySettings
@@ -19,10 +20,12 @@ logger = logging.getLogger(__name__)
 class RelayService(Service):
     """Runs `Relay.run` in the background while the app runs; a clean stop releases the lease."""
 
-    def __init__(self, database: PostgresPool, settings: RelaySettings, **kwargs: Any) -> None:
+    def __init__(self, database: PostgresPool, settings: RelaySettings, *,
+                 tracer: trace.Tracer | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._database = database
         self._settings = settings
+        self._tracer = tracer
         self._relay: Relay | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -32,7 +35,7 @@ class RelayService(Service):
         return self._relay
 
     async def on_started(self) -> None:
-        self._relay = Relay(self._database.pool, self._settings)
+        self._relay = Relay(self._database.pool, self._settings, tracer=self._tracer)
         self._task = asyncio.create_task(self._relay.run(), name="outbox-relay")
 
     async def on_stop(self) -> None:

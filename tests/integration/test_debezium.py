@@ -4,6 +4,9 @@ Connect is started through `infra/connect.sh start` if it is not running (and le
 `make test` stops what it started). Each test registers a connector of its own for its world's
 orders database and topic, with `infra/connect.sh register`, and removes it (connector,
 offsets, replication slot, publication) with `infra/connect.sh unregister`.
+
+Nothing here needs the polling relay, which a project generated for Debezium alone does not
+have; the test comparing the two relays is in `test_debezium_matches_relay.py`.
 """
 
 from __future__ import annotations
@@ -12,116 +15,36 @@ import asyncio
 import os
 import re
 import signal
-import subprocess
 import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
-from pathlib import Path
+from typing import Any
 
 import aiopg
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import UnknownTopicOrPartitionError
 from aiokafka.structs import ConsumerRecord
 
 from services.inventory.handlers import apply_event, get_stock, set_stock
 from services.order.handlers import place_order
 from services.order.models import PlaceOrder
 from services.outbox_cleanup import sweep
-from services.relay.relay import Relay
 from shared.events import parse_event
 from shared.settings import CommonSettings
 from tests.conftest import World
+from tests.support.debezium import Connector, connect_sh, connector_for
 from tests.support.faust_apps import wait_until
-from tests.support.relay import (
-    TRACEPARENT,
-    insert_event,
-    outbox_rows,
-    read_all,
-    relay_settings,
-)
+from tests.support.outbox import TRACEPARENT, insert_event, outbox_rows, read_all
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CONNECT_SH = REPO_ROOT / "infra" / "connect.sh"
 DELIVERY_TIMEOUT = 90.0
 
 
-def connect_sh(command: str, env: dict[str, str] | None = None) -> str:
-    """Run `infra/connect.sh <command>`; fail the test with its one-line error."""
-    done = subprocess.run(
-        ["bash", str(CONNECT_SH), command],
-        env=env or dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=180,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
-    assert done.returncode == 0, f"connect.sh {command}: {done.stderr.strip() or done.stdout}"
-    return done.stdout
-
-
-@pytest.fixture(scope="session")
-def kafka_connect() -> None:
-    """Kafka Connect, started by the project's script unless it already runs."""
-    connect_sh("start")
-
-
-class Connector:
-    """One test's outbox connector: its names, registered and removed through connect.sh."""
-
-    def __init__(self, world: World, settings: CommonSettings) -> None:
-        suffix = world.order_db_name.removeprefix("test_orders_")
-        self.name = f"outbox-test-{suffix}"
-        self.slot = f"outbox_test_{suffix}"
-        self.publication = f"outbox_test_{suffix}"
-        self.topic = world.order_events_topic
-        # Where Debezium's heartbeats go (they carry the slot position on an idle outbox).
-        self.heartbeat_topic = f"__debezium-heartbeat.{self.name}"
-        self.env = {
-            **os.environ,
-            "RELAY_MODE": "debezium",
-            "ORDER_DB_NAME": world.order_db_name,
-            "ORDER_EVENTS_TOPIC": world.order_events_topic,
-            "ORDER_EVENTS_PARTITIONS": str(settings.order_events_partitions),
-            "DEBEZIUM_CONNECTOR_NAME": self.name,
-            "DEBEZIUM_SLOT_NAME": self.slot,
-            "DEBEZIUM_PUBLICATION_NAME": self.publication,
-            # Confirm slot positions every second, so the tests need not wait long.
-            "DEBEZIUM_HEARTBEAT_INTERVAL_MS": "1000",
-        }
-        self.registered = False
-
-    def register(self) -> None:
-        self.registered = True
-        connect_sh("register", self.env)
-
-    def unregister(self) -> None:
-        connect_sh("unregister", self.env)
-
-
 @pytest.fixture
-async def connector(
-    kafka_connect: None, world: World, common_settings: CommonSettings
-) -> AsyncIterator[Connector]:
-    """A connector for this test's world; removed before the world's database is dropped."""
-    handle = Connector(world, common_settings)
-    yield handle
-    if handle.registered:
-        handle.unregister()
-        await delete_topic(common_settings.kafka_bootstrap_servers, handle.heartbeat_topic)
-
-
-async def delete_topic(bootstrap_servers: str, topic: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    await admin.start()
-    try:
-        await admin.delete_topics([topic])
-    except UnknownTopicOrPartitionError:
-        pass
-    finally:
-        await admin.close()
+async def connector(world: World) -> AsyncIterator[Connector]:
+    """A connector for this test's world, Connect started if need be; removed (with its slot,
+    publication and heartbeat topic) before the world's database is dropped."""
+    async with connector_for(world) as handle:
+        yield handle
 
 
 async def exited(pid: int) -> bool:
@@ -142,22 +65,25 @@ def header_map(record: ConsumerRecord) -> dict[str, bytes | None]:
     return {key: value for key, value in record.headers}
 
 
-def visible_headers(record: ConsumerRecord) -> dict[str, bytes]:
-    """Headers as a consumer reading them by name sees them: a null value reads as absent."""
-    return {key: value for key, value in record.headers if value is not None}
-
-
 def event_id_of(record: ConsumerRecord) -> str:
     value = header_map(record)["event_id"]
     assert value is not None
     return value.decode()
 
 
+def world_settings(world: World, topic: str | None = None) -> CommonSettings:
+    """Settings reading this test's world: its events topic, or `topic` if given."""
+    values: dict[str, Any] = world.overrides()
+    if topic is not None:
+        values["order_events_topic"] = topic
+    return CommonSettings(**values)
+
+
 async def records_until(
     world: World, topic: str, event_ids: set[str], *, within: float = DELIVERY_TIMEOUT
 ) -> list[ConsumerRecord]:
     """Every committed record of `topic` once all `event_ids` are among them."""
-    settings = relay_settings(world.overrides(), order_events_topic=topic)
+    settings = world_settings(world, topic)
     deadline = time.monotonic() + within
     while True:
         records = await read_all(settings)
@@ -200,63 +126,6 @@ async def sweep_until_deleted(pool: aiopg.Pool, slot: str, rows: int) -> int:
     return deleted
 
 
-async def test_records_are_those_the_polling_relay_publishes(
-    world: World, orders_pool: aiopg.Pool, connector: Connector
-) -> None:
-    # Written before the connector exists: the initial snapshot must deliver these, except a
-    # row the polling relay already published (switching modes must not publish it again).
-    before = [
-        await place_order(orders_pool, an_order("alice"), traceparent=TRACEPARENT),
-        await place_order(orders_pool, an_order("bob")),
-    ]
-    async with orders_pool.acquire() as conn, conn.cursor() as cur:
-        await cur.execute(
-            "UPDATE outbox SET published_at = now() WHERE aggregate_id = %s",
-            (str(before[1].order.order_id),),
-        )
-    connector.register()
-    for customer, traceparent in (("carol", TRACEPARENT), ("dave", None), ("erin", TRACEPARENT)):
-        await place_order(orders_pool, an_order(customer), traceparent=traceparent)
-
-    rows = {row.event_id: row for row in await outbox_rows(orders_pool)}
-    expected = {event_id for event_id, row in rows.items() if not row.published}
-    assert len(expected) == 4
-    debezium = await records_until(world, connector.topic, expected)
-    assert sorted(event_id_of(record) for record in debezium) == sorted(expected)
-
-    # The polling relay publishes the same rows into a topic of its own.
-    polling_topic = f"{connector.topic}.polling"
-    settings = relay_settings(world.overrides(), order_events_topic=polling_topic)
-    relay = Relay(orders_pool, settings)
-    try:
-        await relay.open()
-        assert await relay.drain() == 4
-    finally:
-        await relay.close()
-    polling = {event_id_of(record): record for record in await read_all(settings)}
-
-    for record in debezium:
-        row = rows[event_id_of(record)]
-        twin = polling[row.event_id]
-        assert record.key == twin.key == row.aggregate_id.encode()
-        assert record.value == twin.value == row.payload.encode()  # payload::text, byte for byte
-        assert record.partition == twin.partition
-        assert (
-            visible_headers(record)
-            == visible_headers(twin)
-            == {
-                "event_id": row.event_id.encode(),
-                "event_type": row.event_type.encode(),
-                **({"traceparent": row.traceparent.encode()} if row.traceparent else {}),
-            }
-        )
-        # The one difference: Debezium writes a null traceparent as a header with a null
-        # value; the polling relay leaves the header out. (The router's `id` header and
-        # Debezium's context headers are switched off.)
-        assert set(header_map(record)) == {"event_id", "event_type", "traceparent"}
-        assert parse_event(record.value).event_id == uuid.UUID(row.event_id)
-
-
 async def test_connect_killed_mid_stream_loses_nothing_and_stock_stays_right(
     world: World, orders_pool: aiopg.Pool, inventory_pool: aiopg.Pool, connector: Connector
 ) -> None:
@@ -274,7 +143,7 @@ async def test_connect_killed_mid_stream_loses_nothing_and_stock_stays_right(
     placing = asyncio.create_task(place_all())
     # Kill the worker once part of the stream is on the topic, while orders keep coming.
     deadline = time.monotonic() + DELIVERY_TIMEOUT
-    while len(await read_all(relay_settings(world.overrides()))) < 10:
+    while len(await read_all(world_settings(world))) < 10:
         assert time.monotonic() < deadline, "no records before the kill"
         await asyncio.sleep(0.2)
     pid = int(re.findall(r"pid (\d+)", connect_sh("status"))[0])
@@ -350,5 +219,5 @@ async def test_cleanup_deletes_captured_rows_and_updates_or_deletes_publish_noth
 
     # Debezium has read the updates and deletes by now, and published none of them.
     await wait_until_slot_confirms_now(orders_pool, connector.slot)
-    records = await read_all(relay_settings(world.overrides()))
+    records = await read_all(world_settings(world))
     assert Counter(event_id_of(record) for record in records) == Counter(expected | {late})

@@ -135,7 +135,10 @@ async def test_poison_records_go_to_the_dead_letter_topic_and_the_next_event_is_
         record = by_value[value]
         assert record.key == key
         found = dict(record.headers)
-        assert [header for header in record.headers if not header[0].startswith("dlq_")] == headers
+        # The originals, but for a `traceparent` naming the dead-letter publish span.
+        assert [header for header in record.headers
+                if not header[0].startswith("dlq_") and header[0] != "traceparent"] == headers
+        assert found["traceparent"].startswith(b"00-")
         assert found["dlq_source_topic"] == settings.order_events_topic.encode()
         assert found["dlq_source_partition"] == b"1"
         assert found["dlq_source_offset"] == str(sent.offset).encode()

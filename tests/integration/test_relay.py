@@ -24,16 +24,8 @@ from shared.kafka import transactional_producer
 from shared.settings import CommonSettings
 from tests.conftest import World
 from tests.support.faust_apps import free_port, running_app
-from tests.support.relay import (
-    TRACEPARENT,
-    header,
-    insert_event,
-    outbox_rows,
-    read_all,
-    relay_settings,
-    unpublished_count,
-    wait_until,
-)
+from tests.support.outbox import TRACEPARENT, header, insert_event, outbox_rows, read_all
+from tests.support.relay import relay_settings, unpublished_count, wait_until
 
 
 def an_order(customer: str = "customer-1") -> PlaceOrder:

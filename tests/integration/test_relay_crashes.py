@@ -24,16 +24,8 @@ from services.relay.relay import CRASH_POINTS, FaultHook, Relay
 from shared.db import close_pool, create_pool
 from shared.settings import CommonSettings
 from tests.conftest import World
-from tests.support.relay import (
-    ProducerLog,
-    event_id_counts,
-    insert_event,
-    outbox_rows,
-    read_all,
-    relay_settings,
-    unpublished_count,
-    wait_until,
-)
+from tests.support.outbox import event_id_counts, insert_event, outbox_rows, read_all
+from tests.support.relay import ProducerLog, relay_settings, unpublished_count, wait_until
 
 Check = Callable[[], Awaitable[bool]]
 BATCH = 4

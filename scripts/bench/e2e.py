@@ -1,0 +1,128 @@
+"""End-to-end latency: an order's commit to its stock change's commit, at a fixed offered load.
+
+Open loop: orders are scheduled on a fixed timetable (`rate` per second) and each is placed by
+a task of its own with `services.order.handlers.place_order` against the orders database; the
+generator never waits for an answer (when it wakes late it sends every order that is due).
+The order's commit time is taken client-side right after `place_order` returns (the commit
+has happened); the stock change's commit time is stamped by a deferred trigger in the bench's
+own inventory database (`world.STOCK_COMMIT_STAMP`). Both are the same machine's clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import aiopg
+
+from scripts.bench.outbox import SKUS
+from services.order.handlers import place_order
+from services.order.models import PlaceOrder
+from shared.events import OrderLine
+
+CpuProbe = Callable[[], float]
+
+
+@dataclass
+class Load:
+    """What one open-loop run did and saw."""
+
+    offered_rate: float
+    orders: int
+    failures: int
+    generator_seconds: float  # first to last scheduled send
+    commit_seconds: float  # first to last order commit
+    latencies_ms: list[float] = field(default_factory=list)
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def achieved_rate(self) -> float:
+        return self.orders / self.commit_seconds if self.commit_seconds > 0 else 0.0
+
+    def cpu_per_1000(self, name: str) -> float:
+        return self.cpu_seconds[name] / self.orders * 1000 if self.orders else 0.0
+
+
+def _request(index: int) -> PlaceOrder:
+    return PlaceOrder(customer_id=f"bench-c{index % 1000}",
+                      items=[OrderLine(sku=f"BENCH-{index % SKUS}", quantity=1)])
+
+
+async def open_loop(orders_pool: aiopg.Pool, rate: float, seconds: float
+                    ) -> tuple[dict[uuid.UUID, float], int, float]:
+    """Place `rate * seconds` orders on a fixed timetable; commit wall times by order id."""
+    committed: dict[uuid.UUID, float] = {}
+    failures = 0
+
+    async def one(index: int) -> None:
+        nonlocal failures
+        try:
+            placed = await place_order(orders_pool, _request(index))
+        except Exception:
+            failures += 1
+            return
+        committed[placed.order.order_id] = time.time()
+
+    total = max(1, int(rate * seconds))
+    tasks: list[asyncio.Task[None]] = []
+    start = time.monotonic()
+    sent = 0
+    while sent < total:
+        now = time.monotonic()
+        due = min(total, int((now - start) * rate) + 1)
+        while sent < due:
+            tasks.append(asyncio.create_task(one(sent)))
+            sent += 1
+        next_at = start + sent / rate
+        await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+    generator_seconds = time.monotonic() - start
+    await asyncio.gather(*tasks)
+    return committed, failures, generator_seconds
+
+
+async def stock_commits(inventory_pool: aiopg.Pool, order_ids: list[uuid.UUID]
+                        ) -> dict[uuid.UUID, float]:
+    """The stamped stock-commit times (epoch seconds) of those orders that have one."""
+    async with inventory_pool.acquire() as conn, conn.cursor() as cur:
+        await cur.execute(
+            "SELECT order_id, extract(epoch FROM committed_at)::float8 FROM bench_stock_commits"
+            " WHERE order_id = ANY(%(ids)s::uuid[])", {"ids": order_ids})
+        return {row[0]: float(row[1]) for row in await cur.fetchall()}
+
+
+async def wait_for_stock(inventory_pool: aiopg.Pool, order_ids: list[uuid.UUID], *,
+                         within: float, check: Callable[[], None] = lambda: None
+                         ) -> dict[uuid.UUID, float]:
+    """Poll until every order has its stock commit; raise after `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        seen = await stock_commits(inventory_pool, order_ids)
+        if len(seen) >= len(order_ids):
+            return seen
+        check()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(order_ids) - len(seen)} of {len(order_ids)} orders have "
+                               f"no stock change after {within:.0f}s")
+        await asyncio.sleep(0.2)
+
+
+async def measure(orders_pool: aiopg.Pool, inventory_pool: aiopg.Pool, rate: float,
+                  seconds: float, cpu: dict[str, CpuProbe], *,
+                  check: Callable[[], None] = lambda: None, within: float = 180.0) -> Load:
+    """One open-loop run at `rate`, waiting until every order's stock change is committed."""
+    cpu_before = {name: probe() for name, probe in cpu.items()}
+    committed, failures, generator_seconds = await open_loop(orders_pool, rate, seconds)
+    ids = list(committed)
+    stocked = await wait_for_stock(inventory_pool, ids, within=within, check=check)
+    cpu_used = {name: probe() - cpu_before[name] for name, probe in cpu.items()}
+    commit_times = sorted(committed.values())
+    return Load(
+        offered_rate=rate, orders=len(ids), failures=failures,
+        generator_seconds=generator_seconds,
+        commit_seconds=commit_times[-1] - commit_times[0] if len(commit_times) > 1 else 0.0,
+        latencies_ms=[(stocked[order_id] - committed[order_id]) * 1000 for order_id in ids],
+        cpu_seconds=cpu_used,
+    )

@@ -1,0 +1,156 @@
+"""The benchmark's own databases and topics: created fresh, migrated, dropped at the end.
+
+Like the tests' `world` fixture (tests/conftest.py), with `bench_` names. Everything made is
+remembered in a `Worlds` registry, so it is dropped even when a benchmark fails half-way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from dataclasses import dataclass, field
+
+import psycopg2
+from aiokafka.admin import AIOKafkaAdminClient
+
+from services.migrate import migrate
+from shared.db import close_pool, create_pool
+from shared.kafka import ensure_topic
+from shared.settings import CommonSettings
+
+logger = logging.getLogger(__name__)
+
+# Written at COMMIT time of the inventory transaction that inserts a reservation: a deferred
+# constraint trigger runs after every statement of the transaction, right before it commits,
+# so clock_timestamp() there is the stock change's commit time to within the WAL flush
+# (track_commit_timestamp is off on the project's cluster). Bench databases only.
+STOCK_COMMIT_STAMP = """
+CREATE TABLE bench_stock_commits (
+    order_id     uuid PRIMARY KEY,
+    committed_at timestamptz NOT NULL
+);
+CREATE FUNCTION bench_stamp_stock_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO bench_stock_commits (order_id, committed_at)
+    VALUES (NEW.order_id, clock_timestamp());
+    RETURN NULL;
+END;
+$$;
+CREATE CONSTRAINT TRIGGER bench_stamp_stock_commit
+    AFTER INSERT ON reservations DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION bench_stamp_stock_commit();
+"""
+
+
+@dataclass(frozen=True)
+class World:
+    """One benchmark's databases and events topic, as settings overrides."""
+
+    suffix: str
+    order_db_name: str
+    inventory_db_name: str
+    order_events_topic: str
+    data_dir: str
+
+    def overrides(self) -> dict[str, str]:
+        """Keyword arguments for any service's settings class."""
+        return {
+            "order_db_name": self.order_db_name,
+            "inventory_db_name": self.inventory_db_name,
+            "order_events_topic": self.order_events_topic,
+            "data_dir": self.data_dir,
+        }
+
+    def env(self) -> dict[str, str]:
+        """The same, as environment variables for a service process."""
+        return {name.upper(): value for name, value in self.overrides().items()}
+
+
+@dataclass
+class Worlds:
+    """Creates worlds and topics, and drops every one of them in `drop_all`."""
+
+    settings: CommonSettings
+    data_root: str
+    databases: list[str] = field(default_factory=list)
+    topics: list[str] = field(default_factory=list)
+
+    async def create(self, label: str, *, stamp_stock_commits: bool = False) -> World:
+        """Fresh, migrated `bench_orders_<hex>` / `bench_inventory_<hex>` and a fresh topic."""
+        suffix = f"{label}_{uuid.uuid4().hex[:10]}"
+        world = World(
+            suffix=suffix,
+            order_db_name=f"bench_orders_{suffix}",
+            inventory_db_name=f"bench_inventory_{suffix}",
+            order_events_topic=f"bench.order.events.{suffix}",
+            data_dir=f"{self.data_root}/{suffix}",
+        )
+        admin = await create_pool(self.settings.dsn("postgres"), minsize=1, maxsize=1)
+        try:
+            async with admin.acquire() as conn, conn.cursor() as cur:
+                for name in (world.order_db_name, world.inventory_db_name):
+                    await cur.execute(f'CREATE DATABASE "{name}"')
+                    self.databases.append(name)
+        finally:
+            await close_pool(admin)
+        settings = self.settings.model_copy(update=world.overrides())
+        await migrate(settings)
+        if stamp_stock_commits:
+            pool = await create_pool(settings.dsn(world.inventory_db_name), maxsize=1)
+            try:
+                async with pool.acquire() as conn, conn.cursor() as cur:
+                    await cur.execute(STOCK_COMMIT_STAMP)
+            finally:
+                await close_pool(pool)
+        await self.topic(world.order_events_topic)
+        # What the services create next to it: checkpoints and dead letters.
+        self.topics += [f"{world.order_events_topic}.relay-checkpoints",
+                        f"{world.order_events_topic}.dlq"]
+        return world
+
+    async def topic(self, name: str) -> str:
+        """Create a topic with the events topic's partition count; dropped at the end."""
+        await ensure_topic(self.settings.kafka_bootstrap_servers, name,
+                           partitions=self.settings.order_events_partitions)
+        self.topics.append(name)
+        return name
+
+    def forget_topic_later(self, name: str) -> None:
+        """A topic something else creates (Connect's heartbeats, say): delete it at the end."""
+        self.topics.append(name)
+
+    async def drop_all(self) -> None:
+        """Drop every database and delete every topic made; complain, never raise."""
+        if self.databases:
+            try:
+                conn = psycopg2.connect(self.settings.dsn("postgres"))
+                conn.autocommit = True
+                try:
+                    with conn.cursor() as cur:
+                        for name in self.databases:
+                            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                finally:
+                    conn.close()
+                self.databases.clear()
+            except Exception as exc:
+                logger.warning("could not drop bench databases %s: %s", self.databases, exc)
+        if self.topics:
+            await delete_topics(self.settings.kafka_bootstrap_servers, self.topics)
+            self.topics.clear()
+
+
+async def delete_topics(bootstrap_servers: str, topics: list[str]) -> None:
+    """Delete topics that exist; never raise."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    try:
+        await admin.start()
+        existing = set(await admin.list_topics())
+        wanted = sorted(set(topics) & existing)
+        if wanted:
+            await admin.delete_topics(wanted)
+    except Exception as exc:
+        logger.warning("could not delete bench topics: %s", exc)
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.close()

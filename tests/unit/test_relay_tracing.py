@@ -1,0 +1,86 @@
+"""The spans of a published batch: one per record in its order's trace, one for the batch."""
+
+from __future__ import annotations
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
+
+from services.relay.records import OutboxRow, Record
+from services.relay.tracing import traced_batch
+from shared.tracing import configure_tracing
+
+ORDER_TRACES = ["0af7651916cd43dd8448eb211c80319c", "4bf92f3577b34da6a3ce929d0e0e4736"]
+
+
+def row(number: int, traceparent: str | None) -> OutboxRow:
+    return OutboxRow(id=number, event_id=f"event-{number}", aggregate_id=f"order-{number}",
+                     event_type="OrderCreated", payload="{}", traceparent=traceparent)
+
+
+def send_then_fail(tracer: trace.Tracer, outbox_row: OutboxRow, records: list[Record]) -> None:
+    with traced_batch(tracer, "order.events", [outbox_row]) as batch:
+        records.append(batch.record(outbox_row))
+        raise ConnectionError("broker gone")
+
+
+def header(headers: list[tuple[str, bytes]], name: str) -> str:
+    return dict(headers)[name].decode()
+
+
+def test_each_record_is_published_in_its_own_orders_trace() -> None:
+    exporter = InMemorySpanExporter()
+    tracer = configure_tracing("outbox-relay", exporter=exporter).get_tracer("t")
+    rows = [row(1, f"00-{ORDER_TRACES[0]}-00f067aa0ba902b7-01"),
+            row(2, f"00-{ORDER_TRACES[1]}-00f067aa0ba902b8-01")]
+
+    with traced_batch(tracer, "order.events", rows) as batch:
+        records = [batch.record(outbox_row) for outbox_row in rows]
+        assert exporter.get_finished_spans() == ()  # open until the transaction commits
+
+    *publishes, batch_span = exporter.get_finished_spans()
+    assert [span.name for span in publishes] == ["order.events publish"] * 2
+    for outbox_row, record, span, trace_id in zip(rows, records, publishes, ORDER_TRACES,
+                                                  strict=True):
+        assert span.kind is SpanKind.PRODUCER
+        assert format(span.context.trace_id, "032x") == trace_id
+        assert span.parent is not None
+        assert f"{span.parent.span_id:016x}" == str(outbox_row.traceparent).split("-")[2]
+        assert header(record.headers, "traceparent").startswith(
+            f"00-{trace_id}-{span.context.span_id:016x}-")
+        assert header(record.headers, "event_id") == outbox_row.event_id
+        assert record.key == outbox_row.aggregate_id.encode()
+        assert span.attributes is not None
+        assert span.attributes["messaging.message.id"] == outbox_row.event_id
+        assert span.attributes["messaging.kafka.message.key"] == outbox_row.aggregate_id
+        assert [link.context.span_id for link in span.links] == [batch_span.context.span_id]
+    assert batch_span.name == "relay batch"
+    assert batch_span.parent is None
+    assert format(batch_span.context.trace_id, "032x") not in ORDER_TRACES
+    assert [link.context.span_id for link in batch_span.links] == [
+        span.context.span_id for span in publishes]
+
+
+def test_a_row_without_a_trace_context_starts_a_trace_and_a_failure_marks_every_span() -> None:
+    exporter = InMemorySpanExporter()
+    tracer = configure_tracing("outbox-relay", exporter=exporter).get_tracer("t")
+
+    records: list[Record] = []
+    with pytest.raises(ConnectionError):
+        send_then_fail(tracer, row(1, None), records)
+
+    [record] = records
+    publish, batch_span = exporter.get_finished_spans()
+    assert publish.parent is None
+    assert header(record.headers, "traceparent").split("-")[2] == f"{publish.context.span_id:016x}"
+    for span in (publish, batch_span):
+        assert span.status.status_code is StatusCode.ERROR
+        assert span.attributes is not None
+        assert span.attributes["error.type"] == "ConnectionError"
+
+
+def test_without_a_configured_tracer_the_stored_context_passes_through() -> None:
+    stored = f"00-{ORDER_TRACES[0]}-00f067aa0ba902b7-01"
+    with traced_batch(trace.NoOpTracer(), "order.events", [row(1, stored)]) as batch:
+        assert header(batch.record(row(1, stored)).headers, "traceparent") == stored
