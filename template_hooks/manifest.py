@@ -34,12 +34,15 @@ RELAY_MODE_PATHS: Final[dict[str, tuple[str, ...]]] = {
         "services/relay",
         "tests/**/test_relay*.py",
         "tests/support/relay.py",
+        # The order's trace crosses the polling relay (Debezium makes no spans of its own).
+        "tests/integration/test_tracing.py",
     ),
     "debezium": (
         "infra/connect.sh",
         "infra/debezium",
         "infra/compose/connect-*",
         "tests/**/test_debezium*.py",
+        "tests/support/debezium.py",
     ),
     "both": ("tests/integration/test_debezium_matches_relay.py",),
 }

@@ -1,23 +1,21 @@
-"""The whole pipeline, end to end, in every relay mode this project has.
+"""The whole pipeline, end to end: the scenarios every relay mode must pass.
 
-An order placed over HTTP goes through the outbox, the relay (the polling relay, or Debezium
+An order placed over HTTP goes through the outbox, a relay (the polling relay, or Debezium
 through Kafka Connect) and `order.events` to the inventory service, which reserves its stock
-once. The three services run as the real Faust apps, against the real PostgreSQL and Kafka.
+once. The services run as the real Faust apps against the real PostgreSQL and Kafka; each relay
+mode's test module starts its relay and runs these scenarios.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import aiopg
 import httpx
-import pytest
 
 from services.inventory.app import create_app as create_inventory_app
 from services.order.app import create_app as create_order_app
@@ -26,17 +24,8 @@ from tests.conftest import World
 from tests.support.faust_apps import free_port, running_app, wait_until
 from tests.support.inventory import available, fetch_all, inventory_settings
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def relay_modes() -> list[str]:
-    """The relay modes this project ships (a generated project may have only one)."""
-    modes = []
-    if importlib.util.find_spec("services.relay") is not None:
-        modes.append("polling")
-    if (REPO_ROOT / "infra" / "connect.sh").exists():
-        modes.append("debezium")
-    return modes
+# Starts a relay for the world inside the stack (and stops it when the stack closes).
+RelayStarter = Callable[[AsyncExitStack, World], Awaitable[None]]
 
 
 @dataclass
@@ -48,44 +37,23 @@ class Pipeline:
     inventory_pool: aiopg.Pool
 
 
-async def start_polling_relay(stack: AsyncExitStack, world: World) -> None:
-    from services.relay.app import create_app as create_relay_app
-    from tests.support.relay import relay_settings
-
-    settings = relay_settings(world.overrides(), relay_http_port=free_port())
-    await stack.enter_async_context(running_app(create_relay_app(settings)))
-
-
-async def start_debezium(stack: AsyncExitStack, world: World) -> None:
-    from tests.support.debezium import registered_connector
-
-    await stack.enter_async_context(registered_connector(world))
-
-
-RELAY_STARTERS: dict[str, Callable[[AsyncExitStack, World], Any]] = {
-    "polling": start_polling_relay,
-    "debezium": start_debezium,
-}
-
-
-@pytest.fixture(params=relay_modes())
-async def pipeline(
-    request: pytest.FixtureRequest, world: World, inventory_pool: aiopg.Pool
+@asynccontextmanager
+async def running_pipeline(
+    world: World, inventory_pool: aiopg.Pool, start_relay: RelayStarter
 ) -> AsyncIterator[Pipeline]:
+    """The order and inventory services and a relay, running for one test."""
     order_port = free_port()
     order_settings = OrderSettings(**world.overrides(), order_http_port=order_port)  # type: ignore[arg-type]
     stock_settings = inventory_settings(world)
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(running_app(create_order_app(order_settings)))
         await stack.enter_async_context(running_app(create_inventory_app(stock_settings)))
-        await RELAY_STARTERS[request.param](stack, world)
+        await start_relay(stack, world)
         orders = await stack.enter_async_context(
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{order_port}")
         )
         inventory = await stack.enter_async_context(
-            httpx.AsyncClient(
-                base_url=f"http://127.0.0.1:{stock_settings.inventory_http_port}"
-            )
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{stock_settings.inventory_http_port}")
         )
         yield Pipeline(orders, inventory, inventory_pool)
 
@@ -121,7 +89,8 @@ async def _has_outcome(pipeline: Pipeline, order_id: str) -> bool:
     return await outcome(pipeline, order_id) is not None
 
 
-async def test_an_order_placed_over_http_takes_its_stock_once(pipeline: Pipeline) -> None:
+async def an_order_placed_over_http_takes_its_stock_once(pipeline: Pipeline) -> None:
+    """Stock goes down by each accepted order, once."""
     sku = f"SKU-{uuid.uuid4().hex[:8].upper()}"
     put = await pipeline.inventory.put(f"/stock/{sku}", json={"available": 10})
     assert put.status_code == 200, put.text
@@ -138,9 +107,10 @@ async def test_an_order_placed_over_http_takes_its_stock_once(pipeline: Pipeline
     assert events == [(2,)]
 
 
-async def test_an_order_larger_than_the_stock_is_rejected_and_changes_nothing(
+async def an_order_larger_than_the_stock_is_rejected_and_changes_nothing(
     pipeline: Pipeline,
 ) -> None:
+    """An order that does not fit is rejected with a reason and takes nothing."""
     sku = f"SKU-{uuid.uuid4().hex[:8].upper()}"
     await pipeline.inventory.put(f"/stock/{sku}", json={"available": 2})
 
