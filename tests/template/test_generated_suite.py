@@ -81,7 +81,9 @@ def project_environment(project: Path) -> dict[str, str]:
 def test_default_project_passes_its_own_make_test(
     bake: Bake, snapshot: Path, tmp_path: Path
 ) -> None:
-    project = bake(tmp_path, snapshot)
+    # The defaults but for the name, as a user would start: `project_name="Acme Shop"`.
+    project = bake(tmp_path, snapshot, project_name="Acme Shop")
+    assert project.name == "acme-shop"
     assert not (project / "tests" / "template").exists()
     env = project_environment(project)
     log = tmp_path / "make-test.log"
