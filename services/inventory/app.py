@@ -18,8 +18,9 @@ from services.inventory.processing import RecordProcessor
 from services.inventory.retry import Backoff
 from services.inventory.settings import InventorySettings
 from services.inventory.topics import EnsureTopics
-from services.inventory.views import HealthView, ReservationView, StockView
+from services.inventory.views import ReservationView, StockView
 from shared.app import faust_app
+from shared.health import HealthView
 from shared.resources import PostgresPool
 from shared.tracing import service_tracing
 from shared.web import bind

@@ -61,20 +61,6 @@ class ReservationView(View):
         return self.json(reservation.model_dump(mode="json"))
 
 
-class HealthView(View):
-    """`GET /health`: alive, and the database answers."""
-
-    database: PostgresPool
-
-    async def get(self, request: Request) -> Response:
-        try:
-            async with self.database.pool.acquire() as conn, conn.cursor() as cur:
-                await cur.execute("SELECT 1")
-        except Exception as exc:  # any failure means "not ready"
-            return self.json({"status": "unavailable", "database": str(exc)}, status=503)
-        return self.json({"status": "ok"})
-
-
 def _check_sku(sku: str) -> None:
     if _SKU.fullmatch(sku) is None:
         raise BadRequest(400, "sku", f"must match {SKU_PATTERN}")

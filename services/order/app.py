@@ -10,8 +10,9 @@ import faust
 from opentelemetry.sdk.trace import TracerProvider
 
 from services.order.settings import OrderSettings
-from services.order.views import HealthView, OrdersView, OrderView
+from services.order.views import OrdersView, OrderView
 from shared.app import faust_app
+from shared.health import HealthView
 from shared.resources import PostgresPool
 from shared.tracing import service_tracing
 from shared.web import bind

@@ -64,20 +64,6 @@ class OrderView(View):
         return self.json(order.model_dump(mode="json"))
 
 
-class HealthView(View):
-    """`GET /health`: alive, and the database answers."""
-
-    database: PostgresPool
-
-    async def get(self, request: Request) -> Response:
-        try:
-            async with self.database.pool.acquire() as conn, conn.cursor() as cur:
-                await cur.execute("SELECT 1")
-        except Exception as exc:  # any failure means "not ready"
-            return self.json({"status": "unavailable", "database": str(exc)}, status=503)
-        return self.json({"status": "ok"})
-
-
 def _read_idempotency_key(request: Request) -> str | None:
     raw = request.headers.get("Idempotency-Key")
     if raw is None:
