@@ -66,3 +66,8 @@ def faust_app(
         app.add_dependency(tracing)
         app.tracing = tracing
     return app
+
+
+def tracing_of(app: faust.App) -> ServiceTracing | None:
+    """The tracing `faust_app` gave an app, if any."""
+    return app.tracing if isinstance(app, ServiceApp) else None

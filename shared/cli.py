@@ -8,6 +8,8 @@ from collections.abc import Callable
 import faust
 import uvloop
 
+from shared.app import tracing_of
+
 
 def run_worker(make_app: Callable[[], faust.App]) -> None:
     """Run a service's Faust worker on uvloop; extra command-line arguments go to Faust.
@@ -18,7 +20,7 @@ def run_worker(make_app: Callable[[], faust.App]) -> None:
     """
     uvloop.install()
     app = make_app()
-    tracing = getattr(app, "tracing", None)
+    tracing = tracing_of(app)
     if tracing is not None:
         tracing.install_globally()
     argv = sys.argv[1:] or ["worker", "--loglevel", "info"]

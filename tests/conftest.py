@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
@@ -60,7 +61,12 @@ def created_databases() -> Iterator[list[str]]:
     try:
         with conn.cursor() as cur:
             for name in names:
-                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                try:
+                    cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                except psycopg2.Error as exc:
+                    # Still in use by something this role may not end (a replication
+                    # connection, say): the database stays behind, in the test cluster only.
+                    warnings.warn(f"left database {name} behind: {exc}", stacklevel=1)
     finally:
         conn.close()
 

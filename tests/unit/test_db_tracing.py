@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+import aiopg
 import psycopg2
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -66,7 +67,7 @@ async def test_each_statement_is_a_client_span_with_its_text_but_not_its_paramet
     exporter = InMemorySpanExporter()
     tracer = configure_tracing("inventory-service", exporter=exporter).get_tracer("t")
     raw = FakeCursor()
-    cursor = TracedCursor(raw, tracer, {"db.system": "postgresql"})
+    cursor = TracedCursor(cast(aiopg.Cursor, raw), tracer, {"db.system": "postgresql"})
 
     await cursor.execute(inventory_queries.RESERVE_LINE, {"sku": "SECRET-SKU", "quantity": 2})
 
@@ -83,8 +84,8 @@ async def test_each_statement_is_a_client_span_with_its_text_but_not_its_paramet
 async def test_a_failed_statement_marks_its_span_with_the_error() -> None:
     exporter = InMemorySpanExporter()
     tracer = configure_tracing("order-service", exporter=exporter).get_tracer("t")
-    cursor = TracedCursor(FakeCursor(psycopg2.errors.UndefinedTable("no outbox_missing")),
-                          tracer, {})
+    failing = FakeCursor(psycopg2.errors.UndefinedTable("no outbox_missing"))
+    cursor = TracedCursor(cast(aiopg.Cursor, failing), tracer, {})
 
     with pytest.raises(psycopg2.errors.UndefinedTable):
         await cursor.execute("INSERT INTO outbox_missing VALUES (1)")

@@ -8,13 +8,18 @@ from typing import Any
 import aiopg
 import psycopg2
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from services.inventory.dead_letters import SourceRecord, dead_letter_headers
 from services.inventory.models import Outcome
 from services.inventory.processing import RecordProcessor
 from services.inventory.retry import Backoff
 from shared.events import OrderCreated
+from shared.tracing import configure_tracing
 from tests.support.order_events import order_created, record_of
+
+TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 
 class FakeDatabase:
@@ -144,3 +149,33 @@ def test_dead_letter_headers_keep_the_originals_and_say_where_from_and_why() -> 
         ("dlq_source_partition", b"2"),
         ("dlq_source_offset", b"41"),
     ]
+
+
+def test_a_dead_letter_carries_the_context_of_its_own_publish_span() -> None:
+    record = source(b"v", (("event_id", b"e"), ("traceparent", b"00-ab")))
+
+    assert dead_letter_headers(record, "why", traceparent="00-cd")[:2] == [
+        ("event_id", b"e"), ("traceparent", b"00-cd")]
+
+
+async def test_a_poison_record_is_dead_lettered_inside_its_processing_span() -> None:
+    exporter = InMemorySpanExporter()
+    tracer = configure_tracing("inventory-service", exporter=exporter).get_tracer("t")
+    current: list[trace.Span] = []
+
+    class Recording(FakeDeadLetters):
+        async def send(self, record: SourceRecord, reason: str) -> None:
+            current.append(trace.get_current_span())
+            await super().send(record, reason)
+
+    poison = source(b"nope", (("traceparent", TRACEPARENT.encode()),))
+    done = await RecordProcessor(FakeDatabase(), Recording(), Backoff(0.1, 0.3), tracer=tracer,
+                                 sleep=Sleeps()).process(poison)
+
+    [span] = exporter.get_finished_spans()
+    assert done == "dead-lettered"
+    assert span.name == "order.events process"
+    assert (span.attributes or {})["inventory.outcome"] == "dead-lettered"
+    assert span.parent is not None
+    assert f"{span.parent.span_id:016x}" == TRACEPARENT.split("-")[2]
+    assert [s.get_span_context() for s in current] == [span.context]

@@ -7,8 +7,11 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
+from services.relay.app import create_app
 from services.relay.records import OutboxRow, Record
+from services.relay.settings import RelaySettings
 from services.relay.tracing import traced_batch
+from shared.app import tracing_of
 from shared.tracing import configure_tracing
 
 ORDER_TRACES = ["0af7651916cd43dd8448eb211c80319c", "4bf92f3577b34da6a3ce929d0e0e4736"]
@@ -84,3 +87,10 @@ def test_without_a_configured_tracer_the_stored_context_passes_through() -> None
     stored = f"00-{ORDER_TRACES[0]}-00f067aa0ba902b7-01"
     with traced_batch(trace.NoOpTracer(), "order.events", [row(1, stored)]) as batch:
         assert header(batch.record(row(1, stored)).headers, "traceparent") == stored
+
+
+def test_the_relay_traces_with_a_provider_named_after_it() -> None:
+    tracing = tracing_of(create_app(RelaySettings(relay_service_name="shop-relay")))
+    assert tracing is not None
+    assert tracing.owned
+    assert tracing.provider.resource.attributes["service.name"] == "shop-relay"

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
@@ -16,8 +17,7 @@ from services.inventory.app import create_app as create_inventory
 from services.inventory.settings import InventorySettings
 from services.order.app import create_app as create_order
 from services.order.settings import OrderSettings
-from services.relay.app import create_app as create_relay
-from services.relay.settings import RelaySettings
+from shared.app import tracing_of
 from shared.kafka_tracing import header_text, process_span, start_publish_span
 from shared.logs import LOG_FORMAT, TraceContextFilter, logging_config
 from shared.tracing import (
@@ -126,22 +126,28 @@ async def test_a_provider_handed_in_is_left_to_its_owner() -> None:
 
 
 def test_each_composition_root_names_its_own_provider_after_its_service() -> None:
+    # The relay's: tests/unit/test_relay_tracing.py (a project may have no polling relay).
     apps = {
         "shop-orders": create_order(OrderSettings(order_service_name="shop-orders")),
-        "shop-relay": create_relay(RelaySettings(relay_service_name="shop-relay")),
         "shop-stock": create_inventory(InventorySettings(inventory_service_name="shop-stock")),
     }
     for name, app in apps.items():
-        assert app.tracing.owned
-        assert app.tracing.provider.resource.attributes["service.name"] == name
+        tracing = tracing_of(app)
+        assert tracing is not None
+        assert tracing.owned
+        assert tracing.provider.resource.attributes["service.name"] == name
     given = configure_tracing("given")
-    assert create_order(OrderSettings(), tracer_provider=given).tracing.provider is given
+    tracing = tracing_of(create_order(OrderSettings(), tracer_provider=given))
+    assert tracing is not None
+    assert tracing.provider is given
+    assert not tracing.owned
 
 
 def test_a_traceparent_round_trips_through_a_context() -> None:
     provider = configure_tracing("t", exporter=InMemorySpanExporter())
     span = provider.get_tracer("t").start_span("child", context=context_from_traceparent(
         TRACEPARENT))
+    assert isinstance(span, ReadableSpan)
     assert format(span.get_span_context().trace_id, "032x") == TRACEPARENT.split("-")[1]
     assert span.parent is not None
     assert format(span.parent.span_id, "016x") == TRACEPARENT.split("-")[2]
