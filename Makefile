@@ -58,8 +58,11 @@ schemas: install
 demo: install
 	$(if $(KEEP),bash infra/up.sh && $(PY) -m scripts.demo --keep,bash infra/with-infra.sh $(PY) -m scripts.demo)
 
+# The relays side by side (BENCHMARKS.md); BENCH_ARGS=--quick for a short smoke run.
 bench: install
-	bash infra/with-infra.sh $(PY) -m scripts.bench
+	@test -d scripts/bench || { echo "the benchmarks compare both relays; this project has one"; exit 1; }
+	INFRA_SERVICES="postgres kafka $(if $(wildcard infra/connect.sh),connect,)" \
+	  bash infra/with-infra.sh $(PY) -m scripts.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .run

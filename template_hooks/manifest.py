@@ -44,7 +44,13 @@ RELAY_MODE_PATHS: Final[dict[str, tuple[str, ...]]] = {
         "tests/**/test_debezium*.py",
         "tests/support/debezium.py",
     ),
-    "both": ("tests/integration/test_debezium_matches_relay.py",),
+    "both": (
+        "tests/integration/test_debezium_matches_relay.py",
+        # The benchmarks measure the polling relay beside Debezium.
+        "scripts/bench",
+        "tests/unit/test_bench_*.py",
+        "BENCHMARKS.md",
+    ),
 }
 
 RELAY_MODES: Final = ("both", "polling", "debezium")

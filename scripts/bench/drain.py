@@ -2,9 +2,10 @@
 
 The at-least-once variant exists only here: the same loop as `Relay.publish_batch` (the same
 outbox queries, the same record building, the same settle statement) with a plain idempotent
-producer, and without the Kafka transaction and its checkpoint record. The relay runs alone
-in this process while it drains, so `time.process_time()` is its CPU (the Kafka client is
-in-process too).
+producer, and without the Kafka transaction and its checkpoint record. Spans are made as in the
+relay service when no exporter is set (an SDK tracer provider without processors; see
+`__main__`). The relay runs alone in this process while it drains, so `time.process_time()`
+is its CPU (the Kafka client is in-process too).
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from typing import Any
 
 import aiopg
 from aiokafka import AIOKafkaProducer
+from opentelemetry import trace
 
 from services.relay.checkpoint import checkpoint_of
 from services.relay.outbox import fetch_unpublished, settle
-from services.relay.records import to_record
+from services.relay.records import Record
 from services.relay.relay import Relay
 from services.relay.settings import RelaySettings
+from services.relay.tracing import traced_batch
 from shared.settings import CommonSettings
 
 
@@ -53,13 +56,21 @@ async def drain_at_least_once(pool: aiopg.Pool, producer: AIOKafkaProducer,
                               settings: RelaySettings) -> int:
     """Publish until the outbox is empty: send a batch, wait for the acks, mark the rows."""
     total = 0
+    tracer = trace.get_tracer(__name__)
+    topic = settings.order_events_topic
     while rows := await fetch_unpublished(pool, settings.relay_batch_size):
-        sent = [await producer.send(settings.order_events_topic, record.value, key=record.key,
-                                    headers=record.headers) for record in map(to_record, rows)]
-        await asyncio.gather(*sent)
+        # The same spans as the exactly-once relay makes, so that only transactions differ.
+        with traced_batch(tracer, topic, rows) as batch:
+            await _send_all(producer, topic, [batch.record(row) for row in rows])
         await settle(pool, checkpoint_of(rows), settings.relay_retention)
         total += len(rows)
     return total
+
+
+async def _send_all(producer: AIOKafkaProducer, topic: str, records: list[Record]) -> None:
+    sent = [await producer.send(topic, record.value, key=record.key, headers=record.headers)
+            for record in records]
+    await asyncio.gather(*sent)
 
 
 async def run_drain(pool: aiopg.Pool, common: CommonSettings, overrides: dict[str, str],

@@ -6,8 +6,10 @@ remembered in a `Worlds` registry, so it is dropped even when a benchmark fails 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 
@@ -122,22 +124,35 @@ class Worlds:
 
     async def drop_all(self) -> None:
         """Drop every database and delete every topic made; complain, never raise."""
-        if self.databases:
-            try:
-                conn = psycopg2.connect(self.settings.dsn("postgres"))
-                conn.autocommit = True
-                try:
-                    with conn.cursor() as cur:
-                        for name in self.databases:
-                            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                finally:
-                    conn.close()
-                self.databases.clear()
-            except Exception as exc:
-                logger.warning("could not drop bench databases %s: %s", self.databases, exc)
+        left = []
+        for name in self.databases:
+            if not await asyncio.to_thread(_drop_database, self.settings.dsn("postgres"), name):
+                left.append(name)
+        if left:
+            logger.warning("could not drop bench databases %s; drop them by hand", left)
+        self.databases.clear()
         if self.topics:
             await delete_topics(self.settings.kafka_bootstrap_servers, self.topics)
             self.topics.clear()
+
+
+def _drop_database(dsn: str, name: str, attempts: int = 5) -> bool:
+    """DROP DATABASE ... WITH (FORCE), retried: a walsender of a just-removed connector may
+    still be exiting (FORCE cannot end it)."""
+    for attempt in range(attempts):
+        try:
+            conn = psycopg2.connect(dsn)
+            conn.autocommit = True
+            try:
+                with conn.cursor() as cur:
+                    cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                return True
+            finally:
+                conn.close()
+        except psycopg2.Error as exc:
+            logger.debug("dropping %s (attempt %d): %s", name, attempt + 1, exc)
+            time.sleep(2)
+    return False
 
 
 async def delete_topics(bootstrap_servers: str, topics: list[str]) -> None:
