@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from faust.web import Request, Response, View
 
 from shared.resources import PostgresPool
@@ -17,13 +19,26 @@ async def database_problem(database: PostgresPool) -> str | None:
     return None
 
 
+def always_ready() -> str | None:
+    """A service that is ready as soon as its database answers."""
+    return None
+
+
 class HealthView(View):
-    """`GET /health`: 200 when the service's database answers, 503 naming the problem if not."""
+    """`GET /health`: 200 when the service is ready, 503 naming what it still waits for.
+
+    Ready means its database answers and `not_ready()` (the service's own condition, such as
+    a consumer that has its partitions) returns None.
+    """
 
     database: PostgresPool
+    not_ready: Callable[[], str | None] = staticmethod(always_ready)
 
     async def get(self, request: Request) -> Response:
         problem = await database_problem(self.database)
         if problem is not None:
             return self.json({"status": "unavailable", "database": problem}, status=503)
+        waiting = self.not_ready()
+        if waiting is not None:
+            return self.json({"status": "starting", "waiting_for": waiting}, status=503)
         return self.json({"status": "ok"})

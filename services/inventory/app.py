@@ -36,8 +36,10 @@ def create_app(
     """
     tracing = service_tracing(settings.inventory_service_name, tracer_provider)
     app = faust_app(
-        settings.inventory_service_name, settings,
-        web_host=settings.inventory_http_host, web_port=settings.inventory_http_port,
+        settings.inventory_service_name,
+        settings,
+        web_host=settings.inventory_http_host,
+        web_port=settings.inventory_http_port,
         tracing=tracing,
         # Offsets are committed only for records acked after applying them; stopping does
         # not wait for a record stuck in retries (it is read again after the restart).
@@ -51,22 +53,30 @@ def create_app(
     # Dependencies start in this order, before the agent, and stop after it.
     database = PostgresPool(
         settings.dsn(settings.inventory_db_name),
-        minsize=settings.db_pool_min, maxsize=settings.db_pool_max, tracer=tracing.tracer,
+        minsize=settings.db_pool_min,
+        maxsize=settings.db_pool_max,
+        tracer=tracing.tracer,
     )
-    topics = EnsureTopics(settings.kafka_bootstrap_servers, {
-        settings.order_events_topic: settings.order_events_partitions,
-        settings.dead_letter_topic: settings.order_events_partitions,
-    })
-    dead_letters = DeadLetters(settings.kafka_bootstrap_servers, settings.dead_letter_topic,
-                               tracer=tracing.tracer)
+    topics = EnsureTopics(
+        settings.kafka_bootstrap_servers,
+        {
+            settings.order_events_topic: settings.order_events_partitions,
+            settings.dead_letter_topic: settings.order_events_partitions,
+        },
+    )
+    dead_letters = DeadLetters(
+        settings.kafka_bootstrap_servers, settings.dead_letter_topic, tracer=tracing.tracer
+    )
     app.add_dependency(database)
     app.add_dependency(topics)
     app.add_dependency(dead_letters)
 
     order_events = app.topic(
-        settings.order_events_topic, key_serializer="raw", value_serializer="raw")
+        settings.order_events_topic, key_serializer="raw", value_serializer="raw"
+    )
     processor = RecordProcessor(
-        database, dead_letters,
+        database,
+        dead_letters,
         Backoff(settings.inventory_retry_initial_seconds, settings.inventory_retry_max_seconds),
         tracer=tracing.tracer,
     )
@@ -74,5 +84,16 @@ def create_app(
 
     app.page("/stock/{sku}")(bind(StockView, database=database, settings=settings))
     app.page("/reservations/{order_id}")(bind(ReservationView, database=database))
-    app.page("/health")(bind(HealthView, database=database))
+
+    def not_consuming_yet() -> str | None:
+        # Ready once the agent has partitions: before that, an order would wait unseen.
+        try:
+            assigned = bool(app.consumer.assignment())
+        except Exception:  # the consumer is not started yet
+            assigned = False
+        return None if assigned else f"partitions of {settings.order_events_topic}"
+
+    app.page("/health")(
+        bind(HealthView, database=database, not_ready=staticmethod(not_consuming_yet))
+    )
     return app
