@@ -11,7 +11,6 @@ import os
 import uuid
 import warnings
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 
 import aiopg
 import psycopg2
@@ -21,28 +20,12 @@ from services.migrate import migrate
 from shared.db import close_pool, create_pool
 from shared.kafka import ensure_topic
 from shared.settings import CommonSettings
+from tests.support.world import World
+
+__all__ = ["World"]
 
 os.environ.setdefault("POSTGRES_PASSWORD", "outbox-dev-password")
 os.environ.setdefault("ENVIRONMENT", "test")
-
-
-@dataclass(frozen=True)
-class World:
-    """Names of the databases and topic one test owns, as settings overrides."""
-
-    order_db_name: str
-    inventory_db_name: str
-    order_events_topic: str
-    data_dir: str
-
-    def overrides(self) -> dict[str, str]:
-        """Keyword arguments for any service's settings class."""
-        return {
-            "order_db_name": self.order_db_name,
-            "inventory_db_name": self.inventory_db_name,
-            "order_events_topic": self.order_events_topic,
-            "data_dir": self.data_dir,
-        }
 
 
 TEST_DATABASE_PREFIX = "test_"
@@ -84,6 +67,7 @@ async def world(
     """Fresh, migrated databases and a fresh topic; the databases are dropped after the run."""
     suffix = uuid.uuid4().hex[:12]
     created = World(
+        suffix=suffix,
         order_db_name=f"{TEST_DATABASE_PREFIX}orders_{suffix}",
         inventory_db_name=f"{TEST_DATABASE_PREFIX}inventory_{suffix}",
         order_events_topic=f"order.events.test-{suffix}",

@@ -24,10 +24,11 @@ import uvloop
 from opentelemetry import trace
 
 from scripts.bench import debezium, drain, e2e, outbox, procs, report
-from scripts.bench.world import World, Worlds
+from scripts.bench.world import Worlds
 from shared.db import close_pool, create_pool
 from shared.settings import CommonSettings
 from shared.tracing import configure_tracing
+from tests.support.world import World
 
 os.environ.setdefault("ENVIRONMENT", "test")
 SECTIONS = ("relay", "inventory", "e2e", "debezium")

@@ -19,8 +19,8 @@ from types import ModuleType
 from typing import Any
 
 from scripts.bench.procs import REPO_ROOT
-from scripts.bench.world import World
 from shared.settings import CommonSettings
+from tests.support.world import World
 
 CONNECT_SH = REPO_ROOT / "infra" / "connect.sh"
 REGISTER_PY = REPO_ROOT / "infra" / "debezium" / "register.py"

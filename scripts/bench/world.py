@@ -20,6 +20,7 @@ from services.migrate import migrate
 from shared.db import close_pool, create_pool
 from shared.kafka import ensure_topic
 from shared.settings import CommonSettings
+from tests.support.world import World
 
 logger = logging.getLogger(__name__)
 
@@ -43,30 +44,6 @@ CREATE CONSTRAINT TRIGGER bench_stamp_stock_commit
     AFTER INSERT ON reservations DEFERRABLE INITIALLY DEFERRED
     FOR EACH ROW EXECUTE FUNCTION bench_stamp_stock_commit();
 """
-
-
-@dataclass(frozen=True)
-class World:
-    """One benchmark's databases and events topic, as settings overrides."""
-
-    suffix: str
-    order_db_name: str
-    inventory_db_name: str
-    order_events_topic: str
-    data_dir: str
-
-    def overrides(self) -> dict[str, str]:
-        """Keyword arguments for any service's settings class."""
-        return {
-            "order_db_name": self.order_db_name,
-            "inventory_db_name": self.inventory_db_name,
-            "order_events_topic": self.order_events_topic,
-            "data_dir": self.data_dir,
-        }
-
-    def env(self) -> dict[str, str]:
-        """The same, as environment variables for a service process."""
-        return {name.upper(): value for name, value in self.overrides().items()}
 
 
 @dataclass

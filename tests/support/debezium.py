@@ -41,7 +41,7 @@ class Connector:
     """One test's outbox connector: its names, registered and removed through connect.sh."""
 
     def __init__(self, world: World, settings: CommonSettings) -> None:
-        suffix = world.order_db_name.removeprefix("test_orders_")
+        suffix = world.suffix
         self.name = f"outbox-test-{suffix}"
         self.slot = f"outbox_test_{suffix}"
         self.publication = f"outbox_test_{suffix}"
