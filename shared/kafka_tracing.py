@@ -66,6 +66,29 @@ def start_publish_span(
     )
 
 
+def start_process_span(
+    tracer: trace.Tracer,
+    *,
+    topic: str,
+    partition: int,
+    offset: int,
+    key: bytes | None,
+    headers: Headers,
+) -> trace.Span:
+    """Start (not make current) the CONSUMER span of one record, child of its `traceparent`."""
+    attributes = message_attributes(
+        topic, "process", key=key, message_id=header_text(headers, "event_id")
+    )
+    attributes["messaging.destination.partition.id"] = str(partition)
+    attributes["messaging.kafka.message.offset"] = offset
+    return tracer.start_span(
+        f"{topic} process",
+        context=context_from_headers(headers),
+        kind=trace.SpanKind.CONSUMER,
+        attributes=attributes,
+    )
+
+
 @contextmanager
 def process_span(
     tracer: trace.Tracer,
@@ -77,15 +100,7 @@ def process_span(
     headers: Headers,
 ) -> Iterator[trace.Span]:
     """The current CONSUMER span while one record is handled, child of its `traceparent`."""
-    attributes = message_attributes(
-        topic, "process", key=key, message_id=header_text(headers, "event_id")
-    )
-    attributes["messaging.destination.partition.id"] = str(partition)
-    attributes["messaging.kafka.message.offset"] = offset
-    with tracer.start_as_current_span(
-        f"{topic} process",
-        context=context_from_headers(headers),
-        kind=trace.SpanKind.CONSUMER,
-        attributes=attributes,
-    ) as span:
+    span = start_process_span(tracer, topic=topic, partition=partition, offset=offset, key=key,
+                              headers=headers)
+    with trace.use_span(span, end_on_exit=True):
         yield span

@@ -238,7 +238,7 @@ async def _e2e_runs(label: str, rates: tuple[int, ...], plan: Plan, world: World
 
 
 async def _e2e_world(worlds: Worlds, label: str) -> World:
-    world = await worlds.create(label, stamp_stock_commits=True)
+    world = await worlds.create(label, stamp_commits=True)
     stock = await create_pool(worlds.settings.dsn(world.inventory_db_name), maxsize=1)
     try:
         await outbox.seed_stock(stock)

@@ -1,16 +1,15 @@
 """Relay drain rate of a pre-filled outbox: exactly once (the real `Relay`) and at least once.
 
 The at-least-once variant exists only here: the same loop as `Relay.publish_batch` (the same
-outbox queries, the same record building, the same settle statement) with a plain idempotent
-producer, and without the Kafka transaction and its checkpoint record. Spans are made as in the
-relay service when no exporter is set (an SDK tracer provider without processors; see
-`__main__`). The relay runs alone in this process while it drains, so `time.process_time()`
-is its CPU (the Kafka client is in-process too).
+outbox queries, the same record building and sending, the same settle statement) with a plain
+idempotent producer, and without the Kafka transaction and its checkpoint record. Spans are
+made as in the relay service when no exporter is set (an SDK tracer provider without
+processors; see `__main__`). The relay runs alone in this process while it drains, so
+`time.process_time()` is its CPU (the Kafka client is in-process too).
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from dataclasses import dataclass
@@ -21,9 +20,9 @@ from aiokafka import AIOKafkaProducer
 from opentelemetry import trace
 
 from services.relay.checkpoint import checkpoint_of
-from services.relay.outbox import fetch_unpublished, settle
-from services.relay.records import Record
+from services.relay.outbox import Settling, fetch_unpublished
 from services.relay.relay import Relay
+from services.relay.sending import Outgoing
 from services.relay.settings import RelaySettings
 from services.relay.tracing import traced_batch
 from shared.settings import CommonSettings
@@ -54,23 +53,27 @@ def at_least_once_producer(bootstrap_servers: str) -> AIOKafkaProducer:
 
 async def drain_at_least_once(pool: aiopg.Pool, producer: AIOKafkaProducer,
                               settings: RelaySettings) -> int:
-    """Publish until the outbox is empty: send a batch, wait for the acks, mark the rows."""
+    """Publish until the outbox is empty: send a batch, wait for its acks, mark its rows.
+
+    As in the relay, a batch's rows are marked while the next batch is fetched and packed.
+    """
     total = 0
     tracer = trace.get_tracer(__name__)
     topic = settings.order_events_topic
-    while rows := await fetch_unpublished(pool, settings.relay_batch_size):
-        # The same spans as the exactly-once relay makes, so that only transactions differ.
+    settling = Settling(pool, settings.relay_retention)
+    while rows := await fetch_unpublished(pool, settings.relay_batch_size,
+                                          skipping=settling.skipping):
+        # The same spans, the same sending and the same overlapped settling as the
+        # exactly-once relay, so that only transactions differ.
         with traced_batch(tracer, topic, rows) as batch:
-            await _send_all(producer, topic, [batch.record(row) for row in rows])
-        await settle(pool, checkpoint_of(rows), settings.relay_retention)
+            outgoing = Outgoing(producer)
+            await outgoing.pack(topic, map(batch.record, rows))
+            await settling.finish()
+            await outgoing.send()
+        settling.start(checkpoint_of(rows))
         total += len(rows)
+    await settling.finish()
     return total
-
-
-async def _send_all(producer: AIOKafkaProducer, topic: str, records: list[Record]) -> None:
-    sent = [await producer.send(topic, record.value, key=record.key, headers=record.headers)
-            for record in records]
-    await asyncio.gather(*sent)
 
 
 async def run_drain(pool: aiopg.Pool, common: CommonSettings, overrides: dict[str, str],

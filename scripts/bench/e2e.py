@@ -3,9 +3,9 @@
 Open loop: orders are scheduled on a fixed timetable (`rate` per second) and each is placed by
 a task of its own with `services.order.handlers.place_order` against the orders database; the
 generator never waits for an answer (when it wakes late it sends every order that is due).
-The order's commit time is taken client-side right after `place_order` returns (the commit
-has happened); the stock change's commit time is stamped by a deferred trigger in the bench's
-own inventory database (`world.STOCK_COMMIT_STAMP`). Both are the same machine's clock.
+Both commit times are stamped inside PostgreSQL by deferred triggers (`world.COMMIT_STAMP`):
+the order's in the orders database, its stock change's in the inventory database, by the same
+clock. A busy load generator, which sees its own commits late, changes neither.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def _request(index: int) -> PlaceOrder:
 
 async def open_loop(orders_pool: aiopg.Pool, rate: float, seconds: float
                     ) -> tuple[dict[uuid.UUID, float], int, float]:
-    """Place `rate * seconds` orders on a fixed timetable; commit wall times by order id."""
+    """Place `rate * seconds` orders on a fixed timetable; when each returned, by order id."""
     committed: dict[uuid.UUID, float] = {}
     failures = 0
 
@@ -83,12 +83,11 @@ async def open_loop(orders_pool: aiopg.Pool, rate: float, seconds: float
     return committed, failures, generator_seconds
 
 
-async def stock_commits(inventory_pool: aiopg.Pool, order_ids: list[uuid.UUID]
-                        ) -> dict[uuid.UUID, float]:
-    """The stamped stock-commit times (epoch seconds) of those orders that have one."""
-    async with inventory_pool.acquire() as conn, conn.cursor() as cur:
+async def commit_stamps(pool: aiopg.Pool, order_ids: list[uuid.UUID]) -> dict[uuid.UUID, float]:
+    """The stamped commit times (epoch seconds) of those orders that have one in this database."""
+    async with pool.acquire() as conn, conn.cursor() as cur:
         await cur.execute(
-            "SELECT order_id, extract(epoch FROM committed_at)::float8 FROM bench_stock_commits"
+            "SELECT order_id, extract(epoch FROM committed_at)::float8 FROM bench_commits"
             " WHERE order_id = ANY(%(ids)s::uuid[])", {"ids": order_ids})
         return {row[0]: float(row[1]) for row in await cur.fetchall()}
 
@@ -99,7 +98,7 @@ async def wait_for_stock(inventory_pool: aiopg.Pool, order_ids: list[uuid.UUID],
     """Poll until every order has its stock commit; raise after `within` seconds."""
     deadline = time.monotonic() + within
     while True:
-        seen = await stock_commits(inventory_pool, order_ids)
+        seen = await commit_stamps(inventory_pool, order_ids)
         if len(seen) >= len(order_ids):
             return seen
         check()
@@ -114,10 +113,11 @@ async def measure(orders_pool: aiopg.Pool, inventory_pool: aiopg.Pool, rate: flo
                   check: Callable[[], None] = lambda: None, within: float = 180.0) -> Load:
     """One open-loop run at `rate`, waiting until every order's stock change is committed."""
     cpu_before = {name: probe() for name, probe in cpu.items()}
-    committed, failures, generator_seconds = await open_loop(orders_pool, rate, seconds)
-    ids = list(committed)
+    placed, failures, generator_seconds = await open_loop(orders_pool, rate, seconds)
+    ids = list(placed)
     stocked = await wait_for_stock(inventory_pool, ids, within=within, check=check)
     cpu_used = {name: probe() - cpu_before[name] for name, probe in cpu.items()}
+    committed = await commit_stamps(orders_pool, ids)
     commit_times = sorted(committed.values())
     return Load(
         offered_rate=rate, orders=len(ids), failures=failures,

@@ -24,25 +24,25 @@ from tests.support.world import World
 
 logger = logging.getLogger(__name__)
 
-# Written at COMMIT time of the inventory transaction that inserts a reservation: a deferred
+# Written at COMMIT time of the transaction that inserts a row into `table`: a deferred
 # constraint trigger runs after every statement of the transaction, right before it commits,
-# so clock_timestamp() there is the stock change's commit time to within the WAL flush
-# (track_commit_timestamp is off on the project's cluster). Bench databases only.
-STOCK_COMMIT_STAMP = """
-CREATE TABLE bench_stock_commits (
+# so clock_timestamp() there is the commit time to within the WAL flush (track_commit_timestamp
+# is off on the project's cluster). Stamped on both sides, an order's commit (orders) and its
+# stock change's commit (reservations), by the same clock. Bench databases only.
+COMMIT_STAMP = """
+CREATE TABLE bench_commits (
     order_id     uuid PRIMARY KEY,
     committed_at timestamptz NOT NULL
 );
-CREATE FUNCTION bench_stamp_stock_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION bench_stamp_commit() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO bench_stock_commits (order_id, committed_at)
-    VALUES (NEW.order_id, clock_timestamp());
+    INSERT INTO bench_commits (order_id, committed_at) VALUES (NEW.order_id, clock_timestamp());
     RETURN NULL;
 END;
 $$;
-CREATE CONSTRAINT TRIGGER bench_stamp_stock_commit
-    AFTER INSERT ON reservations DEFERRABLE INITIALLY DEFERRED
-    FOR EACH ROW EXECUTE FUNCTION bench_stamp_stock_commit();
+CREATE CONSTRAINT TRIGGER bench_stamp_commit
+    AFTER INSERT ON {table} DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION bench_stamp_commit();
 """
 
 
@@ -55,7 +55,7 @@ class Worlds:
     databases: list[str] = field(default_factory=list)
     topics: list[str] = field(default_factory=list)
 
-    async def create(self, label: str, *, stamp_stock_commits: bool = False) -> World:
+    async def create(self, label: str, *, stamp_commits: bool = False) -> World:
         """Fresh, migrated `bench_orders_<hex>` / `bench_inventory_<hex>` and a fresh topic."""
         suffix = f"{label}_{uuid.uuid4().hex[:10]}"
         world = World(
@@ -75,13 +75,15 @@ class Worlds:
             await close_pool(admin)
         settings = self.settings.model_copy(update=world.overrides())
         await migrate(settings)
-        if stamp_stock_commits:
-            pool = await create_pool(settings.dsn(world.inventory_db_name), maxsize=1)
-            try:
-                async with pool.acquire() as conn, conn.cursor() as cur:
-                    await cur.execute(STOCK_COMMIT_STAMP)
-            finally:
-                await close_pool(pool)
+        if stamp_commits:
+            for database, table in ((world.order_db_name, "orders"),
+                                    (world.inventory_db_name, "reservations")):
+                pool = await create_pool(settings.dsn(database), maxsize=1)
+                try:
+                    async with pool.acquire() as conn, conn.cursor() as cur:
+                        await cur.execute(COMMIT_STAMP.format(table=table))
+                finally:
+                    await close_pool(pool)
         await self.topic(world.order_events_topic)
         # What the services create next to it: checkpoints and dead letters.
         self.topics += [f"{world.order_events_topic}.relay-checkpoints",

@@ -80,7 +80,8 @@ def create_app(
         Backoff(settings.inventory_retry_initial_seconds, settings.inventory_retry_max_seconds),
         tracer=tracing.tracer,
     )
-    app.agent(order_events, name="inventory.reserve_stock")(reserve_stock_agent(processor))
+    app.agent(order_events, name="inventory.reserve_stock")(
+        reserve_stock_agent(processor, batch_size=settings.inventory_batch_size))
 
     app.page("/stock/{sku}")(bind(StockView, database=database, settings=settings))
     app.page("/reservations/{order_id}")(bind(ReservationView, database=database))

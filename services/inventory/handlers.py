@@ -1,12 +1,15 @@
 """What the inventory service does, independent of Kafka and HTTP.
 
-`apply_event` is the only writer of reservations: one transaction records the event id (the
-dedupe) and reserves every line of the order or none of them.
+`apply_events` is the only writer of reservations. A batch of events is one statement (the
+function `apply_order_events` of migration 0002) in one transaction: each event's id is
+recorded (the dedupe) with every line of its order reserved, or none of them; one commit makes
+the whole batch durable, or none of it.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import json
+from collections.abc import Sequence
 from uuid import UUID
 
 import aiopg
@@ -16,59 +19,46 @@ from services.inventory.models import Outcome, Reservation, ReservedLine, Stock
 from shared.db import transaction
 from shared.events import OrderCreated, OrderLine
 
-DUPLICATE = Outcome(status="duplicate", reason="event already applied")
+
+async def apply_events(pool: aiopg.Pool, events: Sequence[OrderCreated]) -> list[Outcome]:
+    """Apply `OrderCreated` events in order, in one transaction; one outcome per event.
+
+    Each reserves all its lines or none; a repeat of an applied event changes nothing. Any
+    error rolls the whole batch back: nothing of it is applied, so it can simply be retried.
+    """
+    if not events:
+        return []
+    batch = json.dumps([_arguments(event) for event in events])
+    async with transaction(pool) as cur:
+        await cur.execute(queries.APPLY_ORDER_EVENTS, {"events": batch})
+        rows = await cur.fetchall()
+        if len(rows) != len(events):  # rolls back: a bug, never a partial batch
+            raise RuntimeError(f"{len(events)} events applied, {len(rows)} outcomes returned")
+    return [Outcome(status=status, reason=reason) for status, reason in rows]
 
 
 async def apply_event(pool: aiopg.Pool, event: OrderCreated) -> Outcome:
-    """Apply an `OrderCreated` once: reserve all its lines or none; a repeat changes nothing."""
-    async with transaction(pool) as cur:
-        await cur.execute(queries.RECORD_EVENT, {
-            "event_id": event.event_id, "event_type": event.event_type})
-        if await cur.fetchone() is None:
-            return DUPLICATE
-        return await _reserve(cur, event)
+    """Apply one `OrderCreated` in a transaction of its own."""
+    [outcome] = await apply_events(pool, [event])
+    return outcome
 
 
-async def _reserve(cur: aiopg.Cursor, event: OrderCreated) -> Outcome:
-    order_id = event.payload.order_id
+def _arguments(event: OrderCreated) -> dict[str, object]:
     wanted = _quantities_by_sku(event.payload.items)
-    await cur.execute(queries.SAVEPOINT)
-    reason = None
-    # SKU order: two orders that share SKUs lock them in the same order, so never deadlock.
-    for sku, quantity in wanted.items():
-        await cur.execute(queries.RESERVE_LINE, {"sku": sku, "quantity": quantity})
-        if await cur.fetchone() is None:
-            reason = await _why_not(cur, sku, quantity)
-            await cur.execute(queries.ROLLBACK_TO_SAVEPOINT)
-            break
-    status = "rejected" if reason else "reserved"
-    await cur.execute(queries.INSERT_RESERVATION, {
-        "order_id": order_id, "event_id": event.event_id, "status": status, "reason": reason})
-    if await cur.fetchone() is None:
-        # Another event already settled this order: give back what this one took.
-        await cur.execute(queries.ROLLBACK_TO_SAVEPOINT)
-        return Outcome(status="duplicate", reason=f"order {order_id} already has an outcome")
-    if reason is None:
-        for sku, quantity in wanted.items():
-            await cur.execute(queries.INSERT_RESERVATION_LINE, {
-                "order_id": order_id, "sku": sku, "quantity": quantity})
-    await cur.execute(queries.RELEASE_SAVEPOINT)
-    return Outcome(status=status, reason=reason)
+    return {
+        "event_id": str(event.event_id),
+        "event_type": event.event_type,
+        "order_id": str(event.payload.order_id),
+        "skus": list(wanted),
+        "quantities": list(wanted.values()),
+    }
 
 
 def _quantities_by_sku(items: list[OrderLine]) -> dict[str, int]:
-    totals: Counter[str] = Counter()
+    totals: dict[str, int] = {}
     for line in items:
-        totals[line.sku] += line.quantity
-    return dict(sorted(totals.items()))
-
-
-async def _why_not(cur: aiopg.Cursor, sku: str, quantity: int) -> str:
-    await cur.execute(queries.SELECT_STOCK, {"sku": sku})
-    row = await cur.fetchone()
-    if row is None:
-        return f"unknown sku {sku}"
-    return f"not enough stock for {sku}: {row[1]} available, {quantity} wanted"
+        totals[line.sku] = totals.get(line.sku, 0) + line.quantity
+    return totals if len(totals) == 1 else dict(sorted(totals.items()))
 
 
 async def get_stock(pool: aiopg.Pool, sku: str) -> Stock | None:

@@ -23,6 +23,9 @@ class InventorySettings(CommonSettings):
     # Kafka consumer group timing: a dead worker's partitions move after the session timeout.
     inventory_session_timeout_seconds: float = Field(default=30.0, ge=6.0)
     inventory_commit_interval_seconds: float = Field(default=2.8, gt=0)
+    # At most this many records per database transaction: those that arrived while the
+    # previous transaction ran (one at a time when the topic is quiet).
+    inventory_batch_size: int = Field(default=500, ge=1)
 
     @property
     def dead_letter_topic(self) -> str:

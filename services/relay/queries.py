@@ -1,10 +1,11 @@
 """Every SQL statement of the relay (it runs against the orders database)."""
 
 # `payload::text` is Postgres's canonical jsonb text: the very bytes Debezium would publish.
+# `skipping` names the rows of a committed batch still being settled (`outbox.Settling`).
 SELECT_UNPUBLISHED = """
 SELECT id, event_id::text, aggregate_id, event_type, payload::text, traceparent
 FROM outbox
-WHERE published_at IS NULL
+WHERE published_at IS NULL AND id <> ALL(%(skipping)s::bigint[])
 ORDER BY id
 LIMIT %(limit)s
 """

@@ -6,6 +6,11 @@ checkpoint naming its outbox ids go in ONE Kafka transaction, then the rows are 
 next producer with the same transactional id: starting it aborts whatever its predecessor
 left open, and `recover` settles the rows the last committed checkpoint names before
 anything new is published.
+
+While the outbox holds more than a batch, settling one batch overlaps fetching the next and
+packing its records, but the next transaction does not begin until the settling is done: so,
+as without the overlap, only the rows of the last committed checkpoint can ever be published
+yet unsettled.
 """
 
 from __future__ import annotations
@@ -17,14 +22,16 @@ from collections.abc import Awaitable, Callable
 
 import aiopg
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import IllegalOperation, InvalidProducerEpoch, ProducerFenced
+from aiokafka.errors import InvalidProducerEpoch, ProducerFenced
 from opentelemetry import trace
 
 from services.relay import checkpoint
 from services.relay.lease import Lease
 from services.relay.listener import OutboxListener
-from services.relay.outbox import fetch_unpublished, settle
+from services.relay.outbox import Settling, fetch_unpublished, settle
+from services.relay.records import Record
 from services.relay.retry import Backoff, describe
+from services.relay.sending import Outgoing
 from services.relay.settings import RelaySettings
 from services.relay.tracing import traced_batch
 from shared.kafka import ensure_topic, transactional_producer
@@ -67,6 +74,7 @@ class Relay:
         self._producer: AIOKafkaProducer | None = None
         self._topics_ready = False
         self._backoff = Backoff(logger)
+        self._settling = Settling(pool, settings.relay_retention)
 
     @property
     def is_publishing(self) -> bool:
@@ -101,38 +109,39 @@ class Relay:
         return settled
 
     async def publish_batch(self) -> int:
-        """Publish the oldest unpublished rows in one transaction, settle them; return how many."""
+        """Publish the oldest unpublished rows in one transaction, settle them; return how many.
+
+        A full batch is left settling while the next one is fetched and packed (see
+        `Settling`); a short one is settled before this returns, as the relay may go idle.
+        """
         producer = self._producer
         if producer is None:
             raise RuntimeError("the relay is not open: call open() first")
-        rows = await fetch_unpublished(self._pool, self._settings.relay_batch_size)
+        rows = await fetch_unpublished(self._pool, self._settings.relay_batch_size,
+                                       skipping=self._settling.skipping)
         if not rows:
+            await self._finish_settling()
             return 0
         done = checkpoint.checkpoint_of(rows)
+        topic = self._settings.order_events_topic
         # One publish span per record, in its order's trace, each ended when the batch commits.
-        with traced_batch(self._tracer, self._settings.order_events_topic, rows) as batch:
+        with traced_batch(self._tracer, topic, rows) as batch:
+            outgoing = Outgoing(producer)
+            await outgoing.pack(topic, map(batch.record, rows))
+            outgoing.pack_for(self._settings.checkpoint_topic, checkpoint.PARTITION,
+                              [Record(self._checkpoint_key, checkpoint.encode(done), [])])
+            # The previous batch is settled before this one's transaction begins, so that only
+            # the last committed batch may ever be unsettled: the one `recover` settles.
+            await self._finish_settling()
             await producer.begin_transaction()
             await self._fault("before_send")
-            sent: list[asyncio.Future[object]] = []
-            try:
-                for record in map(batch.record, rows):
-                    sent.append(await producer.send(
-                        self._settings.order_events_topic, record.value, key=record.key,
-                        headers=record.headers))
-                sent.append(await producer.send(
-                    self._settings.checkpoint_topic, checkpoint.encode(done),
-                    key=self._checkpoint_key, partition=checkpoint.PARTITION))
-            except IllegalOperation:
-                # The transaction failed under us ("not in transaction"); the cause, such as
-                # ProducerFenced, is on the records already sent.
-                await asyncio.gather(*sent)
-                raise
-            await asyncio.gather(*sent)
+            await outgoing.send()
             await self._fault("after_send")
             await producer.commit_transaction()
         await self._fault("after_kafka_commit")
-        await settle(self._pool, done, self._settings.relay_retention)
-        await self._fault("after_mark")
+        self._settling.start(done)
+        if len(rows) < self._settings.relay_batch_size:
+            await self._finish_settling()
         return len(rows)
 
     async def drain(self) -> int:
@@ -166,6 +175,11 @@ class Relay:
 
     async def close(self) -> None:
         """Stop publishing, give the lease up and disconnect; for a clean shutdown."""
+        try:
+            await self._settling.finish()
+        except Exception as exc:
+            logger.warning("could not settle the last batch (%s); the next relay to start "
+                           "will", describe(exc))
         await self._stand_down()
         await self._listener.close()
 
@@ -199,6 +213,9 @@ class Relay:
             logger.warning("could not release the lease %r: %s", self.lease.name, exc)
 
     async def _drop_producer(self) -> None:
+        # The batch still settling is the last committed one, which the next `recover` settles
+        # should this settling fail.
+        self._settling.abandon()
         producer, self._producer = self._producer, None
         if producer is not None:
             await _stop(producer)
@@ -209,6 +226,10 @@ class Relay:
                            partitions=self._settings.order_events_partitions)
         await checkpoint.ensure_checkpoint_topic(servers, self._settings.checkpoint_topic)
         self._topics_ready = True
+
+    async def _finish_settling(self) -> None:
+        if await self._settling.finish():
+            await self._fault("after_mark")
 
     async def _fault(self, point: str) -> None:
         if self._crash_at is not None:

@@ -13,7 +13,13 @@ from services.inventory.handlers import set_stock
 from services.inventory.settings import InventorySettings
 from tests.conftest import World
 from tests.support.faust_apps import running_app, wait_until
-from tests.support.inventory import available, count, inventory_settings, outcome_of
+from tests.support.inventory import (
+    available,
+    count,
+    fetch_all,
+    inventory_settings,
+    outcome_of,
+)
 from tests.support.order_events import (
     order_created,
     publish,
@@ -85,6 +91,32 @@ async def test_an_event_delivered_three_times_changes_stock_once(
     assert await outcome_of(inventory_pool, event.payload.order_id) == ("reserved", None)
     assert await available(inventory_pool, "APPLE") == 10 - 2 - 1
     assert await count(inventory_pool, "processed_events") == 2
+
+
+async def test_a_backlog_is_applied_in_batches_each_event_once_and_stock_never_oversold(
+    settings: InventorySettings, inventory_pool: aiopg.Pool
+) -> None:
+    await set_stock(inventory_pool, "APPLE", 100)
+    events = [order_created(("APPLE", 1)) for _ in range(300)]
+    async with relay_producer(settings.kafka_bootstrap_servers) as producer:
+        # Everything is waiting before the service starts, each event twice (a re-send).
+        await publish(producer, settings.order_events_topic, events)
+        await publish(producer, settings.order_events_topic, events)
+    async with running_app(create_app(settings)):
+        async def all_applied() -> bool:
+            return await count(inventory_pool, "reservations") == len(events)
+
+        await wait_until(all_applied, within=60, what="300 outcomes")
+
+    outcomes = [await outcome_of(inventory_pool, event.payload.order_id) for event in events]
+    assert sum(outcome is not None and outcome[0] == "reserved" for outcome in outcomes) == 100
+    assert sum(outcome is not None and outcome[0] == "rejected" for outcome in outcomes) == 200
+    assert await available(inventory_pool, "APPLE") == 0
+    assert await count(inventory_pool, "processed_events") == 300
+    # processed_at is its transaction's start: fewer transactions than events, i.e. batches.
+    [[transactions]] = await fetch_all(
+        inventory_pool, "SELECT count(DISTINCT processed_at) FROM processed_events")
+    assert transactions < len(events)
 
 
 async def test_records_of_an_aborted_kafka_transaction_are_never_applied(

@@ -14,12 +14,15 @@ import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import aiopg
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import ProducerFenced
+from psycopg2 import OperationalError
 
+from services.relay import outbox
 from services.relay.relay import CRASH_POINTS, FaultHook, Relay
 from shared.db import close_pool, create_pool
 from shared.settings import CommonSettings
@@ -83,6 +86,43 @@ async def test_every_event_is_published_exactly_once_whichever_step_the_relay_di
     finally:
         await successor.close()
         await first_producers.stop_all()
+
+
+async def test_no_batch_is_committed_while_the_one_before_it_failed_to_settle(
+    world: World, orders_pool: aiopg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A full batch is settled while the next one is fetched and packed: if that settling
+    # fails, the next batch must not be published, or the failed one would no longer be the
+    # last committed checkpoint that recovery settles, and would be published twice.
+    settings = relay_settings(world.overrides(), relay_batch_size=BATCH)
+    expected = [await insert_event(orders_pool, str(uuid.uuid4()), 1) for _ in range(ROWS)]
+    real_settle = outbox.settle
+    failures = [OperationalError("server closed the connection unexpectedly")]
+
+    async def settle_failing_once(*args: Any) -> int:
+        if failures:
+            raise failures.pop()
+        return await real_settle(*args)
+
+    monkeypatch.setattr(outbox, "settle", settle_failing_once)
+    first = Relay(orders_pool, settings)
+    successor = Relay(orders_pool, settings)
+    try:
+        await first.open()
+        with pytest.raises(OperationalError):
+            await first.drain()
+        assert len(await read_all(settings)) == BATCH  # the first batch, and nothing after it
+        assert await unpublished_count(orders_pool) == ROWS
+
+        await successor.open()  # recovery settles the first batch
+        assert await unpublished_count(orders_pool) == ROWS - BATCH
+        assert await successor.drain() == ROWS - BATCH
+    finally:
+        await successor.close()
+        await first.close()
+
+    assert event_id_counts(await read_all(settings)) == dict.fromkeys(expected, 1)
+    assert await unpublished_count(orders_pool) == 0
 
 
 async def test_a_standby_takes_over_when_the_publishing_relay_dies_mid_stream(

@@ -133,13 +133,12 @@ async def wait_for_outcomes(pool: aiopg.Pool, order_ids: Sequence[str]) -> None:
 
 @dataclass(frozen=True)
 class Chain:
-    """An order's spans, from the request to the stock change."""
+    """An order's spans, from the request to the inventory's processing of its event."""
 
     request: ReadableSpan
     write: ReadableSpan
     publish: ReadableSpan
     process: ReadableSpan
-    stock_change: ReadableSpan
 
 
 def chain_of(shop: Shop, spans: Sequence[ReadableSpan], order_id: str) -> Chain:
@@ -149,17 +148,14 @@ def chain_of(shop: Shop, spans: Sequence[ReadableSpan], order_id: str) -> Chain:
         write=the_one(spans, "outbox write"),
         publish=the_one(spans, f"{shop.topic} publish"),
         process=the_one(spans, f"{shop.topic} process"),
-        stock_change=the_one(spans, "UPDATE stock"),
     )
     assert parent_id(chain.write) == chain.request.context.span_id
     assert parent_id(chain.publish) == chain.write.context.span_id
     assert parent_id(chain.process) == chain.publish.context.span_id
-    assert parent_id(chain.stock_change) == chain.process.context.span_id
     assert [service(span) for span in (chain.request, chain.write)] == [
         shop.order.order_service_name] * 2
     assert service(chain.publish) == shop.relay.relay_service_name
-    assert [service(span) for span in (chain.process, chain.stock_change)] == [
-        shop.inventory.inventory_service_name] * 2
+    assert service(chain.process) == shop.inventory.inventory_service_name
     assert [span.kind for span in (chain.request, chain.publish, chain.process)] == [
         SpanKind.SERVER, SpanKind.PRODUCER, SpanKind.CONSUMER]
     assert attributes(chain.write)["order.id"] == order_id
@@ -175,7 +171,25 @@ def chain_of(shop: Shop, spans: Sequence[ReadableSpan], order_id: str) -> Chain:
     return chain
 
 
-async def test_one_order_is_one_trace_from_the_request_to_the_stock_change(
+def stock_change_of(shop: Shop, chain: Chain) -> tuple[ReadableSpan, ReadableSpan, ReadableSpan]:
+    """An order's stock change, the inventory batch it links to, and the batch's statement."""
+    finished = shop.spans.get_finished_spans()
+    [change] = [span for span in finished if span.name == "stock change"
+                and parent_id(span) == chain.process.context.span_id]
+    [batch_link] = change.links
+    [batch] = [span for span in finished if span.context == batch_link.context]
+    [statement] = [span for span in finished if parent_id(span) == batch.context.span_id]
+    assert batch.name == "inventory batch"
+    assert statement.name == "SELECT apply_order_events"
+    assert {service(span) for span in (change, batch, statement)} == {
+        shop.inventory.inventory_service_name}
+    # The order's stock change spans the transaction that applied it, commit included.
+    assert (change.start_time or 0) <= (statement.start_time or 0)
+    assert (change.end_time or 0) >= (statement.end_time or 0) > 0
+    return change, batch, statement
+
+
+async def test_one_order_is_one_trace_from_the_request_to_the_inventory(
     shop: Shop, orders_pool: aiopg.Pool, inventory_pool: aiopg.Pool
 ) -> None:
     traceparent, trace_id, caller_span_id = a_traceparent()
@@ -204,10 +218,18 @@ async def test_one_order_is_one_trace_from_the_request_to_the_stock_change(
     statements = [span for span in spans if span.kind is SpanKind.CLIENT
                   and parent_id(span) == chain.write.context.span_id]
     assert [s.name for s in statements] == ["INSERT orders", "INSERT order_lines", "INSERT outbox"]
-    for statement in [*statements, chain.stock_change]:
+    # The stock change is in the order's trace; the inventory's transaction (it may apply
+    # many orders' events) is a trace of its own, linked both ways with the record's span.
+    change, inventory_batch, stock_change = stock_change_of(shop, chain)
+    assert change.context.trace_id == trace_id
+    assert attributes(change)["inventory.outcome"] == "reserved"
+    assert inventory_batch.context.trace_id != trace_id
+    assert [link.context for link in inventory_batch.links] == [chain.process.context]
+    assert [link.context for link in chain.process.links] == [inventory_batch.context]
+    for statement in [*statements, stock_change]:
         assert attributes(statement)["db.system"] == "postgresql"
         assert str(attributes(statement)["db.query.text"]).startswith(statement.name.split()[0])
-    assert attributes(chain.stock_change)["db.namespace"] == shop.inventory.inventory_db_name
+    assert attributes(stock_change)["db.namespace"] == shop.inventory.inventory_db_name
 
     # What travelled between the services: the outbox row named the outbox write span.
     async with orders_pool.acquire() as conn, conn.cursor() as cur:

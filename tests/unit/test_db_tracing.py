@@ -26,8 +26,10 @@ from shared.tracing import configure_tracing
     (order_queries.INSERT_OUTBOX, "INSERT outbox"),
     (order_queries.SELECT_ORDER_LINES, "SELECT order_lines"),
     (order_queries.CLAIM_IDEMPOTENCY_KEY, "SELECT"),
-    (inventory_queries.RESERVE_LINE, "UPDATE stock"),
-    (inventory_queries.SAVEPOINT, "SAVEPOINT"),
+    (inventory_queries.APPLY_ORDER_EVENTS, "SELECT apply_order_events"),
+    (inventory_queries.SET_STOCK, "INSERT stock"),
+    ("UPDATE stock SET available = 1", "UPDATE stock"),
+    ("SAVEPOINT reserve_lines", "SAVEPOINT"),
     ("delete from outbox where id = 1", "DELETE outbox"),
     ("SELECT 1", "SELECT"),
     ("   ", "postgresql"),
@@ -69,15 +71,15 @@ async def test_each_statement_is_a_client_span_with_its_text_but_not_its_paramet
     raw = FakeCursor()
     cursor = TracedCursor(cast(aiopg.Cursor, raw), tracer, {"db.system": "postgresql"})
 
-    await cursor.execute(inventory_queries.RESERVE_LINE, {"sku": "SECRET-SKU", "quantity": 2})
+    await cursor.execute(inventory_queries.SET_STOCK, {"sku": "SECRET-SKU", "available": 2})
 
-    assert raw.executed == [(inventory_queries.RESERVE_LINE, {"sku": "SECRET-SKU", "quantity": 2})]
+    assert raw.executed == [(inventory_queries.SET_STOCK, {"sku": "SECRET-SKU", "available": 2})]
     assert cursor.rowcount == 1  # everything else is the cursor's
     [span] = exporter.get_finished_spans()
-    assert (span.name, span.kind) == ("UPDATE stock", SpanKind.CLIENT)
+    assert (span.name, span.kind) == ("INSERT stock", SpanKind.CLIENT)
     assert dict(span.attributes or {}) == {
-        "db.system": "postgresql", "db.query.text": inventory_queries.RESERVE_LINE.strip(),
-        "db.operation.name": "UPDATE", "db.collection.name": "stock"}
+        "db.system": "postgresql", "db.query.text": inventory_queries.SET_STOCK.strip(),
+        "db.operation.name": "INSERT", "db.collection.name": "stock"}
     assert "SECRET-SKU" not in str(span.to_json())
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import aiopg
@@ -39,17 +40,17 @@ class FakeDeadLetters:
 
 
 class FlakyApply:
-    """Fails with the given errors, one per call, then reserves."""
+    """Fails with the given errors, one per call, then reserves every event of the batch."""
 
     def __init__(self, *errors: BaseException) -> None:
         self.errors = list(errors)
-        self.calls: list[OrderCreated] = []
+        self.calls: list[list[OrderCreated]] = []
 
-    async def __call__(self, pool: aiopg.Pool, event: OrderCreated) -> Outcome:
-        self.calls.append(event)
+    async def __call__(self, pool: aiopg.Pool, events: Sequence[OrderCreated]) -> list[Outcome]:
+        self.calls.append(list(events))
         if self.errors:
             raise self.errors.pop(0)
-        return Outcome(status="reserved")
+        return [Outcome(status="reserved") for _ in events]
 
 
 class Sleeps(list[float]):
@@ -82,7 +83,7 @@ async def test_a_transient_database_error_is_retried_with_backoff_until_applied(
     done = await processor(apply, dead_letters, sleeps).process(record)
 
     assert done == "reserved"
-    assert apply.calls == [event, event, event]
+    assert apply.calls == [[event], [event], [event]]
     assert sleeps == [0.1, 0.2]
     assert dead_letters.sent == []
 
@@ -126,6 +127,28 @@ async def test_a_record_the_database_refuses_is_dead_lettered() -> None:
 
     assert done == "dead-lettered"
     assert [reason for _, reason in dead_letters.sent] == ["DataError: integer out of range"]
+
+
+async def test_a_refused_event_in_a_batch_is_dead_lettered_and_the_others_applied() -> None:
+    events = [order_created(("APPLE", n)) for n in (1, 2, 3)]
+    records = [source(value, tuple(headers)) for _, value, headers in map(record_of, events)]
+    poison = events[1]
+    applied: list[OrderCreated] = []
+
+    async def apply(pool: aiopg.Pool, events: Sequence[OrderCreated]) -> list[Outcome]:
+        if poison in events:  # the database refuses it, and the transaction rolls back
+            raise psycopg2.DataError("integer out of range")
+        applied.extend(events)
+        return [Outcome(status="reserved") for _ in events]
+
+    dead_letters = FakeDeadLetters()
+    done = await RecordProcessor(FakeDatabase(), dead_letters, Backoff(0.1, 0.3), apply=apply,
+                                 sleep=Sleeps()).process_batch(records)
+
+    assert done == ["reserved", "dead-lettered", "reserved"]
+    assert applied == [events[0], events[2]]
+    assert [(record, reason) for record, reason in dead_letters.sent] == [
+        (records[1], "DataError: integer out of range")]
 
 
 async def test_a_dead_letter_that_cannot_be_written_is_retried() -> None:

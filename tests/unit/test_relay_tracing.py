@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 from opentelemetry import trace
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 from opentelemetry.trace import SpanKind, StatusCode
 
 from services.relay.app import create_app
@@ -12,7 +14,7 @@ from services.relay.records import OutboxRow, Record
 from services.relay.settings import RelaySettings
 from services.relay.tracing import traced_batch
 from shared.app import tracing_of
-from shared.tracing import configure_tracing
+from shared.tracing import configure_tracing, traceparent_of
 
 ORDER_TRACES = ["0af7651916cd43dd8448eb211c80319c", "4bf92f3577b34da6a3ce929d0e0e4736"]
 
@@ -63,6 +65,37 @@ def test_each_record_is_published_in_its_own_orders_trace() -> None:
     assert format(batch_span.context.trace_id, "032x") not in ORDER_TRACES
     assert [link.context.span_id for link in batch_span.links] == [
         span.context.span_id for span in publishes]
+
+
+def test_the_batch_links_its_first_records_up_to_the_span_link_limit() -> None:
+    exporter = InMemorySpanExporter()
+    tracer = configure_tracing("outbox-relay", exporter=exporter).get_tracer("t")
+    limit = SpanLimits().max_links  # 128 unless OTEL_SPAN_LINK_COUNT_LIMIT says otherwise
+    assert limit is not None
+    rows = [row(n, f"00-{ORDER_TRACES[0]}-00f067aa0ba902b7-01") for n in range(1, limit + 11)]
+
+    with traced_batch(tracer, "order.events", rows) as batch:
+        records = [batch.record(outbox_row) for outbox_row in rows]
+
+    *publishes, batch_span = exporter.get_finished_spans()
+    assert len(publishes) == len(records) == len(rows)
+    assert [link.context.span_id for link in batch_span.links] == [
+        span.context.span_id for span in publishes[:limit]]
+    assert batch_span.dropped_links == 0
+    assert all([link.context.span_id for link in span.links] == [batch_span.context.span_id]
+               for span in publishes)
+
+
+def test_a_records_traceparent_is_what_the_propagator_makes_of_its_span() -> None:
+    recording = configure_tracing("outbox-relay", exporter=InMemorySpanExporter())
+    # Records a span only under a sampled stored parent: row 1's, not row 2's.
+    parent_based = TracerProvider(sampler=ParentBased(ALWAYS_OFF))
+    for tracer in (recording.get_tracer("t"), parent_based.get_tracer("t")):
+        rows = [row(1, f"00-{ORDER_TRACES[0]}-00f067aa0ba902b7-01"), row(2, None)]
+        with traced_batch(tracer, "order.events", rows) as batch:
+            records = [batch.record(outbox_row) for outbox_row in rows]
+            for record, span in zip(records, batch.record_spans, strict=True):
+                assert header(record.headers, "traceparent") == traceparent_of(span)
 
 
 def test_a_row_without_a_trace_context_starts_a_trace_and_a_failure_marks_every_span() -> None:

@@ -9,9 +9,11 @@ from collections.abc import Iterator
 
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
+import shared.tracing
 from scripts.otlp_sink import OtlpSink
 from services.inventory.app import create_app as create_inventory
 from services.inventory.settings import InventorySettings
@@ -57,13 +59,39 @@ def test_spans_are_exported_only_where_the_environment_asks(
     assert exporter_names(environ) == expected
 
 
-def test_spans_are_recorded_with_the_service_name_even_when_nothing_is_exported() -> None:
+def test_spans_are_not_recorded_when_nothing_is_exported_yet_keep_their_ids() -> None:
+    provider = configure_tracing("order-service")
+    with provider.get_tracer("t").start_as_current_span("work") as span:
+        assert not span.is_recording()
+        context = span.get_span_context()
+        assert context.is_valid  # the logs and the outbox still get a trace and span id
+        assert current_traceparent() == traceparent_of(span)
+        _version, trace_id, span_id, flags = str(current_traceparent()).split("-")
+        assert (trace_id, span_id) == (f"{context.trace_id:032x}", f"{context.span_id:016x}")
+        assert int(flags, 16) & 1 == 0  # not sampled
+    assert provider.resource.attributes["service.name"] == "order-service"
+    provider.shutdown()
+
+
+def test_a_sampled_parent_from_upstream_is_followed_even_when_nothing_is_exported() -> None:
+    provider = configure_tracing("relay-service")
+    parent = context_from_traceparent(TRACEPARENT)
+    with provider.get_tracer("t").start_as_current_span("work", context=parent) as span:
+        assert span.is_recording()
+        assert f"{span.get_span_context().trace_id:032x}" == TRACEPARENT.split("-")[1]
+    provider.shutdown()
+
+
+def test_spans_are_recorded_when_they_are_exported(monkeypatch: pytest.MonkeyPatch) -> None:
+    out = io.StringIO()
+    monkeypatch.setattr(shared.tracing, "ConsoleSpanExporter",
+                        lambda: ConsoleSpanExporter(out=out))
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "console")
     provider = configure_tracing("order-service")
     with provider.get_tracer("t").start_as_current_span("work") as span:
         assert span.is_recording()
-        assert current_traceparent() == traceparent_of(span)
-    assert provider.resource.attributes["service.name"] == "order-service"
-    provider.shutdown()
+    provider.shutdown()  # flushes the exporter
+    assert '"name": "work"' in out.getvalue()
 
 
 def test_the_sampler_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
