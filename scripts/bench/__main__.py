@@ -341,9 +341,14 @@ async def main(args: argparse.Namespace) -> int:
         say(f"unknown section(s) {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}")
         return 2
     common = CommonSettings()
-    # Spans as the services make them when nothing is exported: recorded, then dropped.
+    # Spans as the services make them when nothing is exported: ids and context propagated,
+    # nothing recorded (`shared.tracing.default_sampler`).
     for key in [key for key in os.environ if key.startswith(("OTEL_EXPORTER_", "OTEL_TRACES_"))]:
         del os.environ[key]
+    if args.record_spans:
+        # Every span recorded (then dropped, as no exporter is set): what tracing costs a
+        # service that exports, short of the export itself.
+        os.environ["OTEL_TRACES_SAMPLER"] = "parentbased_always_on"
     if args.no_tracing:
         # The SDK's own switch: its tracers become no-ops here and in the service processes.
         os.environ["OTEL_SDK_DISABLED"] = "true"
@@ -351,8 +356,10 @@ async def main(args: argparse.Namespace) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench-"))
     worlds = Worlds(common, str(tmp / "data"))
     results = report.Results()
-    say(f"bench ({'quick' if args.quick else 'full'}, {plan.runs} run(s) each"
-        f"{', tracing off' if args.no_tracing else ''}): {machine()}")
+    tracing = ("tracing off" if args.no_tracing else
+               "spans recorded" if args.record_spans else "spans not recorded (no exporter)")
+    say(f"bench ({'quick' if args.quick else 'full'}, {plan.runs} run(s) each, {tracing}): "
+        f"{machine()}")
     say(f"service logs: {tmp}/logs")
     started = time.monotonic()
     code = 0
@@ -404,6 +411,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--json", help="also write the raw figures to this file")
     parser.add_argument("--no-tracing", action="store_true",
                         help="OTEL_SDK_DISABLED=true everywhere: what spans cost, by difference")
+    parser.add_argument("--record-spans", action="store_true",
+                        help="record every span (then drop it), as a service that exports does")
     return parser.parse_args(argv)
 
 

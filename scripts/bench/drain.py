@@ -3,9 +3,9 @@
 The at-least-once variant exists only here: the same loop as `Relay.publish_batch` (the same
 outbox queries, the same record building and sending, the same settle statement) with a plain
 idempotent producer, and without the Kafka transaction and its checkpoint record. Spans are
-made as in the relay service when no exporter is set (an SDK tracer provider without
-processors; see `__main__`). The relay runs alone in this process while it drains, so
-`time.process_time()` is its CPU (the Kafka client is in-process too).
+made as in the relay service (`shared.tracing.configure_tracing`, as `__main__` sets it up).
+The relay runs alone in this process while it drains, so `time.process_time()` is its CPU (the
+Kafka client is in-process too).
 """
 
 from __future__ import annotations

@@ -22,7 +22,11 @@ class InventorySettings(CommonSettings):
     inventory_retry_max_seconds: float = Field(default=5.0, gt=0)
     # Kafka consumer group timing: a dead worker's partitions move after the session timeout.
     inventory_session_timeout_seconds: float = Field(default=30.0, ge=6.0)
-    inventory_commit_interval_seconds: float = Field(default=2.8, gt=0)
+    # How often offsets of applied records are committed. Often: Faust keeps every offset a
+    # Kafka transaction marker takes (one per partition per relay batch) in a tree it
+    # rebuilds at each new one until the next commit, which at Faust's default (2.8 s) cost
+    # more CPU than applying the events at a few hundred orders per second.
+    inventory_commit_interval_seconds: float = Field(default=0.2, gt=0)
     # At most this many records per database transaction: those that arrived while the
     # previous transaction ran (one at a time when the topic is quiet).
     inventory_batch_size: int = Field(default=500, ge=1)

@@ -193,7 +193,7 @@ class Relay:
         return min(STANDBY_POLL_SECONDS, self.lease.seconds / 3)
 
     async def _hold_lease(self) -> bool:
-        held = await self.lease.acquire(self._pool)
+        held = await self.lease.hold(self._pool)
         if held:
             # Listen before reading the outbox, so that no commit after the read goes unnoticed.
             await self._listener.listen()
