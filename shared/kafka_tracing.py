@@ -7,8 +7,7 @@ from that header, so one trace crosses Kafka.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -87,20 +86,3 @@ def start_process_span(
         kind=trace.SpanKind.CONSUMER,
         attributes=attributes,
     )
-
-
-@contextmanager
-def process_span(
-    tracer: trace.Tracer,
-    *,
-    topic: str,
-    partition: int,
-    offset: int,
-    key: bytes | None,
-    headers: Headers,
-) -> Iterator[trace.Span]:
-    """The current CONSUMER span while one record is handled, child of its `traceparent`."""
-    span = start_process_span(tracer, topic=topic, partition=partition, offset=offset, key=key,
-                              headers=headers)
-    with trace.use_span(span, end_on_exit=True):
-        yield span

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -20,7 +21,7 @@ from services.inventory.settings import InventorySettings
 from services.order.app import create_app as create_order
 from services.order.settings import OrderSettings
 from shared.app import tracing_of
-from shared.kafka_tracing import header_text, process_span, start_publish_span
+from shared.kafka_tracing import header_text, start_process_span, start_publish_span
 from shared.logs import LOG_FORMAT, TraceContextFilter, logging_config
 from shared.tracing import (
     configure_tracing,
@@ -191,8 +192,9 @@ def test_kafka_headers_carry_the_trace_context_and_a_null_header_is_none() -> No
     exporter = InMemorySpanExporter()
     tracer = configure_tracing("inventory", exporter=exporter).get_tracer("t")
 
-    with process_span(tracer, topic="order.events", partition=2, offset=7, key=b"o-1",
-                      headers=headers) as processing:
+    processing = start_process_span(tracer, topic="order.events", partition=2, offset=7,
+                                    key=b"o-1", headers=headers)
+    with trace.use_span(processing, end_on_exit=True):
         start_publish_span(tracer, "order.events.dlq", key=None, message_id="e-1").end()
 
     publish, process = exporter.get_finished_spans()
