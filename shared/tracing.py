@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,7 +18,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.propagators.textmap import DefaultGetter
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
@@ -156,7 +157,23 @@ def context_from_headers(
 
 
 def traceparent_of(span: trace.Span) -> str | None:
-    """The `traceparent` that names `span` as the parent of what comes next."""
-    carrier: dict[str, str] = {}
-    _propagator.inject(carrier, context=trace.set_span_in_context(span))
-    return carrier.get("traceparent")
+    """The `traceparent` that names `span` as the parent of what comes next (None if the span
+    has no valid context), as the W3C propagator writes it.
+
+    Formatted here rather than injected through the propagator: the relay asks for one per
+    record it publishes, and building a context to inject from cost more than the rest.
+    """
+    context = span.get_span_context()
+    if not context.is_valid:
+        return None
+    return f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
+
+
+def span_link_limit() -> int:
+    """How many links the SDK keeps on a span (`OTEL_SPAN_LINK_COUNT_LIMIT`, 128 by default).
+
+    Past it the SDK silently drops the oldest link, so a batch span links its first records
+    up to this many and no more (each record's span links back to the batch either way).
+    """
+    limit = SpanLimits().max_links
+    return sys.maxsize if limit is None else limit

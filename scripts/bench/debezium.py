@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import os
 import subprocess
 import time
 import urllib.parse
@@ -20,6 +19,7 @@ from typing import Any
 
 from scripts.bench.procs import REPO_ROOT
 from shared.settings import CommonSettings
+from tests.support.debezium import connector_env
 from tests.support.world import World
 
 CONNECT_SH = REPO_ROOT / "infra" / "connect.sh"
@@ -59,22 +59,8 @@ class Connector:
         self.name = f"bench-outbox-{world.suffix}".replace("_", "-")
         self.slot = f"bench_outbox_{world.suffix}"
         self.heartbeat_topic = f"__debezium-heartbeat.{self.name}"
-        self.env = {
-            **os.environ,
-            "RELAY_MODE": "debezium",
-            "ORDER_DB_NAME": world.order_db_name,
-            "ORDER_EVENTS_TOPIC": world.order_events_topic,
-            "ORDER_EVENTS_PARTITIONS": str(settings.order_events_partitions),
-            # What `infra/connect.sh` reads from `.env` for the template (register.py alone
-            # reads the environment only).
-            "POSTGRES_HOST": settings.postgres_host,
-            "POSTGRES_PORT": str(settings.postgres_port),
-            "POSTGRES_USER": settings.postgres_user,
-            "POSTGRES_PASSWORD": settings.postgres_password.get_secret_value(),
-            "DEBEZIUM_CONNECTOR_NAME": self.name,
-            "DEBEZIUM_SLOT_NAME": self.slot,
-            "DEBEZIUM_PUBLICATION_NAME": self.slot,
-        }
+        self.env = connector_env(world, settings, name=self.name, slot=self.slot,
+                                 publication=self.slot)
         self.registered = False
         self.tuning: dict[str, str] = {}
 

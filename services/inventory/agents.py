@@ -28,7 +28,7 @@ def reserve_stock_agent(processor: RecordProcessor, *, batch_size: int) -> Agent
     async def reserve_stock(stream: faust.StreamT[bytes]) -> None:
         # Manual acks: a record is acked (and its offset becomes committable) only once it
         # is applied or dead-lettered, never because processing stopped half-way.
-        records = cast(faust.Stream[bytes], cast(faust.Stream[bytes], stream).noack())
+        records = cast(faust.Stream[bytes], stream).noack()
         arrived: asyncio.Queue[EventT[bytes]] = asyncio.Queue(maxsize=batch_size)
         applier = asyncio.create_task(_apply_batches(processor, records, arrived, batch_size))
         agent = asyncio.current_task()
@@ -54,7 +54,7 @@ def reserve_stock_agent(processor: RecordProcessor, *, batch_size: int) -> Agent
     return reserve_stock
 
 
-async def _apply_batches(processor: RecordProcessor, records: faust.Stream[bytes],
+async def _apply_batches(processor: RecordProcessor, records: faust.StreamT[bytes],
                          arrived: asyncio.Queue[EventT[bytes]], batch_size: int) -> None:
     while True:
         batch = [await arrived.get()]

@@ -57,10 +57,11 @@ def _arguments(event: OrderCreated) -> dict[str, object]:
 
 
 def _quantities_by_sku(items: list[OrderLine]) -> dict[str, int]:
+    # Lines of one SKU added up; the database function locks them in SKU order itself.
     totals: dict[str, int] = {}
     for line in items:
         totals[line.sku] = totals.get(line.sku, 0) + line.quantity
-    return totals if len(totals) == 1 else dict(sorted(totals.items()))
+    return totals
 
 
 async def get_stock(pool: aiopg.Pool, sku: str) -> Stock | None:

@@ -90,7 +90,7 @@ class RecordProcessor:
         """Apply the records' events, dead-letter the rest; what was done, record by record.
 
         Each record has its processing span, which continues the trace of its `traceparent`
-        header: its statement and any dead letter are the span's children. The spans end once
+        header: its stock change and any dead letter are the span's children. The spans end once
         the whole batch is done, or with the error that stopped it.
         """
         items = [_Item(record, self._start_span(record)) for record in records]

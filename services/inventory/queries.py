@@ -1,7 +1,7 @@
 """Every SQL statement of the inventory service."""
 
 # Dedupe, stock check, reservation and stock change of a batch of OrderCreated events in one
-# round trip (migration 0002), in the caller's transaction: one (status, reason) row per event.
+# round trip (migration 0002), one transaction: one (status, reason) row per event, in order.
 APPLY_ORDER_EVENTS = "SELECT status, reason FROM apply_order_events(%(events)s::jsonb)"
 
 SELECT_RESERVATION = """

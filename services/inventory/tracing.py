@@ -2,7 +2,8 @@
 
 One transaction applies the events of many orders, so it is an `inventory batch` span in a
 trace of its own (its statement is its child), linked both ways with each record's
-`<topic> process` span, as the relay's Kafka transactions are. Each order's own trace still
+`<topic> process` span, as the relay's Kafka transactions are (the batch span links its first
+records only, up to `shared.tracing.span_link_limit`). Each order's own trace still
 reaches its stock change: a `stock change` span under the record's processing span covers the
 transaction that applied it, from its start to its commit, and says what it did.
 """
@@ -16,6 +17,7 @@ from opentelemetry.context import Context
 from opentelemetry.util.types import AttributeValue
 
 from services.inventory.models import Outcome
+from shared.tracing import span_link_limit
 
 
 def start_batch_span(tracer: trace.Tracer, record_spans: Sequence[trace.Span]) -> trace.Span:
@@ -25,8 +27,9 @@ def start_batch_span(tracer: trace.Tracer, record_spans: Sequence[trace.Span]) -
         attributes={"messaging.batch.message_count": len(record_spans)},
     )
     if span.is_recording():  # links cost time per record: none while nothing records
-        for record_span in record_spans:
+        for record_span in record_spans[:span_link_limit()]:
             span.add_link(record_span.get_span_context(), {"inventory.link": "record"})
+        for record_span in record_spans:
             record_span.add_link(span.get_span_context(), {"inventory.link": "batch"})
     return span
 

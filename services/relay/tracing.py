@@ -6,9 +6,9 @@ with many orders in one Kafka transaction, each order's spans stay in the order'
 The transaction itself is a `relay batch` span in a trace of its own, linked both ways with
 the records' spans. All of them end when the transaction commits, or with an error if it fails.
 
-A span keeps only so many links (`OTEL_SPAN_LINK_COUNT_LIMIT`, 128 by default; past that the
-SDK drops the oldest), so the batch span links the batch's first records up to that limit and
-no more: every record's span still links back to the batch, and
+A span keeps only so many links (`shared.tracing.span_link_limit`), so the batch span links
+the batch's first records up to that limit and no more: every record's span still links back
+to the batch, and
 `messaging.batch.message_count` says how many records there were. A batch span that is not
 recorded gets no links at all; each record still gets a span, recorded or not, because its id
 is the parent that the record's `traceparent` header names.
@@ -16,18 +16,16 @@ is the parent that the record's `traceparent` header names.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from types import MappingProxyType
 
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.sdk.trace import SpanLimits
 
 from services.relay.records import OutboxRow, Record, to_record
 from shared.kafka_tracing import start_publish_span
-from shared.tracing import context_from_traceparent
+from shared.tracing import context_from_traceparent, span_link_limit, traceparent_of
 
 _RECORD_LINK = MappingProxyType({"relay.link": "record"})
 
@@ -52,7 +50,7 @@ class BatchTrace:
         self.record_spans: list[trace.Span] = []
         # One link for every record's span: the SDK copies it into each span's own links.
         self._to_batch = (trace.Link(self.span.get_span_context(), {"relay.link": "batch"}),)
-        self._records_to_link = _link_limit() if self.span.is_recording() else 0
+        self._records_to_link = span_link_limit() if self.span.is_recording() else 0
 
     def record(self, row: OutboxRow) -> Record:
         """The row's record, its `traceparent` naming the row's new publish span."""
@@ -68,7 +66,7 @@ class BatchTrace:
             self.span.add_link(context, _RECORD_LINK)
         self.record_spans.append(span)
         # With no tracer configured (a no-op span) the stored context passes through as it is.
-        return to_record(row, traceparent=_traceparent(context))
+        return to_record(row, traceparent=traceparent_of(span))
 
     def end(self, error: BaseException | None = None) -> None:
         """End every span: committed, or failed with `error`."""
@@ -78,20 +76,6 @@ class BatchTrace:
                 span.set_attribute("error.type", type(error).__qualname__)
                 span.set_status(trace.StatusCode.ERROR, str(error) or type(error).__name__)
             span.end()
-
-
-def _traceparent(context: trace.SpanContext) -> str | None:
-    # What `shared.tracing.traceparent_of` makes of the span (the W3C propagator's format),
-    # without building a context to inject from: this is done for every record.
-    if not context.is_valid:
-        return None
-    return f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
-
-
-def _link_limit() -> int:
-    # How many links the SDK keeps on a span, from the environment as it reads it.
-    limit = SpanLimits().max_links
-    return sys.maxsize if limit is None else limit
 
 
 @contextmanager

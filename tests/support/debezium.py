@@ -16,7 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import UnknownTopicOrPartitionError
 
 from shared.settings import CommonSettings
-from tests.conftest import World
+from tests.support.world import World
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONNECT_SH = REPO_ROOT / "infra" / "connect.sh"
@@ -37,6 +37,28 @@ def connect_sh(command: str, env: dict[str, str] | None = None) -> str:
     return done.stdout
 
 
+def connector_env(world: World, settings: CommonSettings, *, name: str, slot: str,
+                  publication: str) -> dict[str, str]:
+    """The environment in which `infra/connect.sh` registers a connector for `world`'s outbox
+    and topic, under names of its own (the tests' and the benchmarks' connectors)."""
+    return {
+        **os.environ,
+        "RELAY_MODE": "debezium",
+        "ORDER_DB_NAME": world.order_db_name,
+        "ORDER_EVENTS_TOPIC": world.order_events_topic,
+        "ORDER_EVENTS_PARTITIONS": str(settings.order_events_partitions),
+        # What `infra/connect.sh` reads from `.env` for the template (register.py alone
+        # reads the environment only).
+        "POSTGRES_HOST": settings.postgres_host,
+        "POSTGRES_PORT": str(settings.postgres_port),
+        "POSTGRES_USER": settings.postgres_user,
+        "POSTGRES_PASSWORD": settings.postgres_password.get_secret_value(),
+        "DEBEZIUM_CONNECTOR_NAME": name,
+        "DEBEZIUM_SLOT_NAME": slot,
+        "DEBEZIUM_PUBLICATION_NAME": publication,
+    }
+
+
 class Connector:
     """One test's outbox connector: its names, registered and removed through connect.sh."""
 
@@ -49,14 +71,8 @@ class Connector:
         # Where Debezium's heartbeats go (they carry the slot position on an idle outbox).
         self.heartbeat_topic = f"__debezium-heartbeat.{self.name}"
         self.env = {
-            **os.environ,
-            "RELAY_MODE": "debezium",
-            "ORDER_DB_NAME": world.order_db_name,
-            "ORDER_EVENTS_TOPIC": world.order_events_topic,
-            "ORDER_EVENTS_PARTITIONS": str(settings.order_events_partitions),
-            "DEBEZIUM_CONNECTOR_NAME": self.name,
-            "DEBEZIUM_SLOT_NAME": self.slot,
-            "DEBEZIUM_PUBLICATION_NAME": self.publication,
+            **connector_env(world, settings, name=self.name, slot=self.slot,
+                            publication=self.publication),
             # Confirm slot positions every second, so the tests need not wait long.
             "DEBEZIUM_HEARTBEAT_INTERVAL_MS": "1000",
         }
