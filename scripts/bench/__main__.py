@@ -25,6 +25,7 @@ from opentelemetry import trace
 
 from scripts.bench import debezium, drain, e2e, outbox, procs, report
 from scripts.bench.world import Worlds
+from shared.cli import tune_gc
 from shared.db import close_pool, create_pool
 from shared.settings import CommonSettings
 from shared.tracing import configure_tracing
@@ -53,7 +54,7 @@ class Plan:
     def full(cls) -> Plan:
         return cls(runs=3, drain_rows=100_000, drain_rows_batch1=1_000, batches=(1, 100, 1000),
                    e2e_rates=(100, 200, 500, 1000), e2e_seconds=15.0,
-                   debezium_e2e_rates=(100, 200), inventory_events=5_000)
+                   debezium_e2e_rates=(100, 200), inventory_events=20_000)
 
     @classmethod
     def quick(cls) -> Plan:
@@ -214,7 +215,8 @@ async def _e2e_runs(label: str, rates: tuple[int, ...], plan: Plan, world: World
                 record = {"achieved": load.achieved_rate, "orders": load.orders,
                           "failures": load.failures, **summary,
                           "relay_cpu": load.cpu_per_1000("relay"),
-                          "inventory_cpu": load.cpu_per_1000("inventory")}
+                          "inventory_cpu": load.cpu_per_1000("inventory"),
+                          **report.stage_summary(load.stages_ms)}
                 results.e2e.setdefault((label, rate), []).append(record)
                 say(f"  e2e {label} {rate}/s run {run + 1}: {load.orders:,} orders at "
                     f"{load.achieved_rate:,.0f}/s, p50 {summary['p50']:.1f} p99 "
@@ -335,6 +337,11 @@ async def main(args: argparse.Namespace) -> int:
     if args.batches:
         plan = Plan(**{**asdict(plan),
                        "batches": tuple(int(b) for b in args.batches.split(",") if b)})
+    if args.rates:
+        plan = Plan(**{**asdict(plan),
+                       "e2e_rates": tuple(int(r) for r in args.rates.split(",") if r)})
+    if args.events:
+        plan = Plan(**{**asdict(plan), "inventory_events": args.events})
     only = [s for s in args.only.split(",") if s] if args.only else list(SECTIONS)
     unknown = set(only) - set(SECTIONS)
     if unknown:
@@ -353,6 +360,7 @@ async def main(args: argparse.Namespace) -> int:
         # The SDK's own switch: its tracers become no-ops here and in the service processes.
         os.environ["OTEL_SDK_DISABLED"] = "true"
     trace.set_tracer_provider(configure_tracing("bench-relay"))
+    tune_gc()  # as the services run (`shared.cli.run_worker`): the relay drains in this process
     tmp = Path(tempfile.mkdtemp(prefix="bench-"))
     worlds = Worlds(common, str(tmp / "data"))
     results = report.Results()
@@ -408,6 +416,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--only", help=f"comma-separated sections of {','.join(SECTIONS)}")
     parser.add_argument("--runs", type=int, help="runs per figure (default 3, quick 1)")
     parser.add_argument("--batches", help="relay batch sizes, comma-separated (default 1,100,1000)")
+    parser.add_argument("--rates", help="end-to-end offered loads in orders/s, comma-separated "
+                        "(default 100,200,500,1000; 200 is always measured)")
+    parser.add_argument("--events", type=int,
+                        help="events in the inventory's pre-filled topic (default 20000)")
     parser.add_argument("--json", help="also write the raw figures to this file")
     parser.add_argument("--no-tracing", action="store_true",
                         help="OTEL_SDK_DISABLED=true everywhere: what spans cost, by difference")

@@ -6,6 +6,10 @@ generator never waits for an answer (when it wakes late it sends every order tha
 Both commit times are stamped inside PostgreSQL by deferred triggers (`world.COMMIT_STAMP`):
 the order's in the orders database, its stock change's in the inventory database, by the same
 clock. A busy load generator, which sees its own commits late, changes neither.
+
+Where the time goes, order by order, from what the services write anyway (`STAGES`): the
+relay marks a row `published_at` once its Kafka transaction has committed (Debezium marks
+nothing), and the inventory's statement stamps `processed_at` as it starts.
 """
 
 from __future__ import annotations
@@ -25,6 +29,13 @@ from shared.events import OrderLine
 
 CpuProbe = Callable[[], float]
 
+# The stages of an order's way, each ending at a time stamped in a database:
+STAGES = (
+    "relay",      # order commit -> its outbox row marked published (the Kafka commit is done)
+    "delivery",   # -> the inventory's statement starts (Kafka, the consumer, the batch queue)
+    "inventory",  # -> the stock change commits (one statement for the batch)
+)
+
 
 @dataclass
 class Load:
@@ -37,6 +48,8 @@ class Load:
     commit_seconds: float  # first to last order commit
     latencies_ms: list[float] = field(default_factory=list)
     cpu_seconds: dict[str, float] = field(default_factory=dict)
+    # STAGES' durations (ms) of the orders that have every stamp; none under Debezium
+    stages_ms: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def achieved_rate(self) -> float:
@@ -92,6 +105,41 @@ async def commit_stamps(pool: aiopg.Pool, order_ids: list[uuid.UUID]) -> dict[uu
         return {row[0]: float(row[1]) for row in await cur.fetchall()}
 
 
+async def stage_stamps(
+    orders_pool: aiopg.Pool, inventory_pool: aiopg.Pool, order_ids: list[uuid.UUID]
+) -> tuple[dict[str, float], dict[uuid.UUID, float]]:
+    """When each order's outbox row was marked published (by aggregate id; absent if never)
+    and when the inventory's statement applying it started (by order id)."""
+    async with orders_pool.acquire() as conn, conn.cursor() as cur:
+        await cur.execute(
+            "SELECT aggregate_id, extract(epoch FROM published_at)::float8 FROM outbox"
+            " WHERE aggregate_id = ANY(%(ids)s::text[]) AND published_at IS NOT NULL",
+            {"ids": [str(order_id) for order_id in order_ids]})
+        published = {row[0]: float(row[1]) for row in await cur.fetchall()}
+    async with inventory_pool.acquire() as conn, conn.cursor() as cur:
+        await cur.execute(
+            "SELECT r.order_id, extract(epoch FROM p.processed_at)::float8"
+            " FROM reservations r JOIN processed_events p USING (event_id)"
+            " WHERE r.order_id = ANY(%(ids)s::uuid[])", {"ids": order_ids})
+        started = {row[0]: float(row[1]) for row in await cur.fetchall()}
+    return published, started
+
+
+def stage_durations(committed: dict[uuid.UUID, float], published: dict[str, float],
+                    started: dict[uuid.UUID, float], stocked: dict[uuid.UUID, float]
+                    ) -> dict[str, list[float]]:
+    """Each stage's duration (ms), for the orders stamped at every stage."""
+    stages: dict[str, list[float]] = {name: [] for name in STAGES}
+    for order_id, stock_at in stocked.items():
+        marked_at = published.get(str(order_id))
+        if marked_at is None or order_id not in started or order_id not in committed:
+            continue
+        times = (committed[order_id], marked_at, started[order_id], stock_at)
+        for name, begin, end in zip(STAGES, times, times[1:], strict=False):
+            stages[name].append((end - begin) * 1000)
+    return stages if stages["relay"] else {}
+
+
 async def wait_for_stock(inventory_pool: aiopg.Pool, order_ids: list[uuid.UUID], *,
                          within: float, check: Callable[[], None] = lambda: None
                          ) -> dict[uuid.UUID, float]:
@@ -118,6 +166,7 @@ async def measure(orders_pool: aiopg.Pool, inventory_pool: aiopg.Pool, rate: flo
     stocked = await wait_for_stock(inventory_pool, ids, within=within, check=check)
     cpu_used = {name: probe() - cpu_before[name] for name, probe in cpu.items()}
     committed = await commit_stamps(orders_pool, ids)
+    published, started = await stage_stamps(orders_pool, inventory_pool, ids)
     commit_times = sorted(committed.values())
     return Load(
         offered_rate=rate, orders=len(ids), failures=failures,
@@ -125,4 +174,5 @@ async def measure(orders_pool: aiopg.Pool, inventory_pool: aiopg.Pool, rate: flo
         commit_seconds=commit_times[-1] - commit_times[0] if len(commit_times) > 1 else 0.0,
         latencies_ms=[(stocked[order_id] - committed[order_id]) * 1000 for order_id in ids],
         cpu_seconds=cpu_used,
+        stages_ms=stage_durations(committed, published, started, stocked),
     )

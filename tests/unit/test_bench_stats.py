@@ -1,11 +1,13 @@
-"""The benchmark's pure pieces: percentiles, median and spread, table formatting."""
+"""The benchmark's pure pieces: percentiles, median and spread, table formatting, stages."""
 
 from __future__ import annotations
 
 import math
+import uuid
 
 import pytest
 
+from scripts.bench.e2e import STAGES, stage_durations
 from scripts.bench.stats import Spread, format_table, percentile, ratio, verdict
 
 
@@ -74,3 +76,18 @@ def test_table_pads_columns() -> None:
 def test_table_refuses_ragged_rows() -> None:
     with pytest.raises(ValueError, match="2 cells"):
         format_table(["a", "b"], [["only one"]])
+
+
+def test_stage_durations_split_each_orders_latency_and_skip_orders_missing_a_stamp() -> None:
+    first, second = uuid.uuid4(), uuid.uuid4()
+    committed = {first: 10.000, second: 10.010}
+    published = {str(first): 10.030}  # the second was never marked (as under Debezium)
+    started = {first: 10.050, second: 10.060}
+    stocked = {first: 10.052, second: 10.070}
+
+    stages = stage_durations(committed, published, started, stocked)
+
+    assert list(stages) == list(STAGES)
+    assert [round(stages[name][0], 3) for name in STAGES] == [30.0, 20.0, 2.0]
+    assert all(len(durations) == 1 for durations in stages.values())
+    assert stage_durations(committed, {}, started, stocked) == {}

@@ -13,6 +13,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 import shared.tracing
 from scripts.otlp_sink import OtlpSink
@@ -181,6 +182,28 @@ def test_a_traceparent_round_trips_through_a_context() -> None:
     assert span.parent is not None
     assert format(span.parent.span_id, "016x") == TRACEPARENT.split("-")[2]
     assert context_from_traceparent(None) == context_from_traceparent("not-a-traceparent") == {}
+
+
+@pytest.mark.parametrize("traceparent", [
+    TRACEPARENT,
+    TRACEPARENT[:-2] + "00",  # not sampled
+    "00-" + "0" * 32 + "-00f067aa0ba902b7-01",  # all-zero trace id
+    "00-4bf92f3577b34da6a3ce929d0e0e4736-" + "0" * 16 + "-01",  # all-zero span id
+    TRACEPARENT.upper(),
+    f" {TRACEPARENT} ",
+    TRACEPARENT + "-extra",
+    "01" + TRACEPARENT[2:] + "-future-fields",  # a later version, read as version 00
+    "ff" + TRACEPARENT[2:],
+    TRACEPARENT[:-1],
+    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1x",
+])
+def test_a_traceparent_is_read_as_the_w3c_propagator_reads_it(traceparent: str) -> None:
+    propagator = TraceContextTextMapPropagator()
+    expected = trace.get_current_span(propagator.extract({"traceparent": traceparent}))
+    for context in (context_from_traceparent(traceparent),
+                    context_from_headers([("traceparent", traceparent.encode())])):
+        assert trace.get_current_span(context).get_span_context() == (
+            expected.get_span_context())
 
 
 def test_kafka_headers_carry_the_trace_context_and_a_null_header_is_none() -> None:
