@@ -65,19 +65,20 @@ def _request(index: int) -> PlaceOrder:
 
 
 async def open_loop(orders_pool: aiopg.Pool, rate: float, seconds: float
-                    ) -> tuple[dict[uuid.UUID, float], int, float]:
-    """Place `rate * seconds` orders on a fixed timetable; when each returned, by order id."""
-    committed: dict[uuid.UUID, float] = {}
+                    ) -> tuple[list[uuid.UUID], int, float]:
+    """Place `rate * seconds` orders on a fixed timetable: the ids of those placed, how many
+    failed, and the seconds from the first send to the last."""
+    placed: list[uuid.UUID] = []
     failures = 0
 
     async def one(index: int) -> None:
         nonlocal failures
         try:
-            placed = await place_order(orders_pool, _request(index))
+            outcome = await place_order(orders_pool, _request(index))
         except Exception:
             failures += 1
             return
-        committed[placed.order.order_id] = time.time()
+        placed.append(outcome.order.order_id)
 
     total = max(1, int(rate * seconds))
     tasks: list[asyncio.Task[None]] = []
@@ -93,7 +94,7 @@ async def open_loop(orders_pool: aiopg.Pool, rate: float, seconds: float
         await asyncio.sleep(max(0.0, next_at - time.monotonic()))
     generator_seconds = time.monotonic() - start
     await asyncio.gather(*tasks)
-    return committed, failures, generator_seconds
+    return placed, failures, generator_seconds
 
 
 async def commit_stamps(pool: aiopg.Pool, order_ids: list[uuid.UUID]) -> dict[uuid.UUID, float]:
@@ -161,8 +162,7 @@ async def measure(orders_pool: aiopg.Pool, inventory_pool: aiopg.Pool, rate: flo
                   check: Callable[[], None] = lambda: None, within: float = 180.0) -> Load:
     """One open-loop run at `rate`, waiting until every order's stock change is committed."""
     cpu_before = {name: probe() for name, probe in cpu.items()}
-    placed, failures, generator_seconds = await open_loop(orders_pool, rate, seconds)
-    ids = list(placed)
+    ids, failures, generator_seconds = await open_loop(orders_pool, rate, seconds)
     stocked = await wait_for_stock(inventory_pool, ids, within=within, check=check)
     cpu_used = {name: probe() - cpu_before[name] for name, probe in cpu.items()}
     committed = await commit_stamps(orders_pool, ids)

@@ -8,10 +8,9 @@ the records' spans. All of them end when the transaction commits, or with an err
 
 A span keeps only so many links (`shared.tracing.span_link_limit`), so the batch span links
 the batch's first records up to that limit and no more: every record's span still links back
-to the batch, and
-`messaging.batch.message_count` says how many records there were. A batch span that is not
-recorded gets no links at all; each record still gets a span, recorded or not, because its id
-is the parent that the record's `traceparent` header names.
+to the batch, and `messaging.batch.message_count` says how many records there were. A batch
+span that is not recorded gets no links at all; each record still gets a span, recorded or
+not, because its id is the parent that the record's `traceparent` header names.
 """
 
 from __future__ import annotations
