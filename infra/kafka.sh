@@ -58,6 +58,11 @@ share.coordinator.state.topic.min.isr=1
 min.insync.replicas=1
 # Consumer groups form at once instead of waiting 3s for more members.
 group.initial.rebalance.delay.ms=0
+# The log cleaner (it compacts the internal topics) keeps its dedupe buffer on the
+# heap for the broker's lifetime: the default 128 MiB is a quarter of this heap, and
+# left G1 marking the old generation over and over (a core for ~0.5 s every ~20 s).
+# 16 MiB still dedupes ~700,000 keys per pass.
+log.cleaner.dedupe.buffer.size=16777216
 EOF
 }
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import NoError, TopicAlreadyExistsError, for_code
@@ -71,5 +73,18 @@ async def ensure_topic(
             if error is not NoError and error is not TopicAlreadyExistsError:
                 detail = answer[2] if len(answer) > 2 else error.description
                 raise error(f"cannot create topic {name!r}: {detail}")
+    finally:
+        await admin.close()
+
+
+async def delete_topics(bootstrap_servers: str, wanted: Callable[[str], bool]) -> list[str]:
+    """Delete every existing topic whose name is `wanted`; return their names, sorted."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        names = sorted(name for name in await admin.list_topics() if wanted(name))
+        if names:
+            await admin.delete_topics(names)
+        return names
     finally:
         await admin.close()

@@ -2,11 +2,13 @@
 
 Integration tests talk to the real PostgreSQL and Kafka that `infra/up.sh` started. Each test
 that needs them gets databases and a topic of its own (fresh names), so tests never see each
-other's rows or records.
+other's rows or records. Both are removed at the end of the run: the broker would otherwise
+keep thousands of test topics, and their metadata, from one `make test` to the next.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 import warnings
@@ -18,7 +20,7 @@ import pytest
 
 from services.migrate import migrate
 from shared.db import close_pool, create_pool
-from shared.kafka import ensure_topic
+from shared.kafka import delete_topics, ensure_topic
 from shared.settings import CommonSettings
 from tests.support.world import World
 
@@ -54,6 +56,23 @@ def created_databases() -> Iterator[list[str]]:
         conn.close()
 
 
+@pytest.fixture(scope="session")
+def created_topics() -> Iterator[list[str]]:
+    """Names of topics this test run created; each is deleted at the end of the run, with
+    every topic named after it (the services derive `<topic>.dlq`, `<topic>.relay-checkpoints`
+    and so on)."""
+    names: list[str] = []
+    yield names
+    if not names:
+        return
+    prefixes = tuple(names)
+    try:
+        asyncio.run(delete_topics(CommonSettings().kafka_bootstrap_servers,
+                                  lambda name: name.startswith(prefixes)))
+    except Exception as exc:  # the broker may be gone already; its topics are local anyway
+        warnings.warn(f"left {len(names)} test topics behind: {exc}", stacklevel=1)
+
+
 @pytest.fixture
 def common_settings() -> CommonSettings:
     """Settings as a user's environment (or `.env`) gives them."""
@@ -62,9 +81,12 @@ def common_settings() -> CommonSettings:
 
 @pytest.fixture
 async def world(
-    common_settings: CommonSettings, tmp_path: object, created_databases: list[str]
+    common_settings: CommonSettings,
+    tmp_path: object,
+    created_databases: list[str],
+    created_topics: list[str],
 ) -> World:
-    """Fresh, migrated databases and a fresh topic; the databases are dropped after the run."""
+    """Fresh, migrated databases and a fresh topic; all are removed after the run."""
     suffix = uuid.uuid4().hex[:12]
     created = World(
         suffix=suffix,
@@ -83,6 +105,7 @@ async def world(
         await close_pool(admin)
     settings = common_settings.model_copy(update=created.overrides())
     await migrate(settings)
+    created_topics.append(created.order_events_topic)
     await ensure_topic(
         settings.kafka_bootstrap_servers,
         created.order_events_topic,

@@ -7,18 +7,16 @@ remembered in a `Worlds` registry, so it is dropped even when a benchmark fails 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
 from dataclasses import dataclass, field
 
 import psycopg2
-from aiokafka.admin import AIOKafkaAdminClient
 
 from services.migrate import migrate
 from shared.db import close_pool, create_pool
-from shared.kafka import ensure_topic
+from shared.kafka import delete_topics, ensure_topic
 from shared.settings import CommonSettings
 from tests.support.world import World
 
@@ -111,7 +109,11 @@ class Worlds:
             logger.warning("could not drop bench databases %s; drop them by hand", left)
         self.databases.clear()
         if self.topics:
-            await delete_topics(self.settings.kafka_bootstrap_servers, self.topics)
+            try:
+                await delete_topics(self.settings.kafka_bootstrap_servers,
+                                    set(self.topics).__contains__)
+            except Exception as exc:
+                logger.warning("could not delete bench topics %s: %s", self.topics, exc)
             self.topics.clear()
 
 
@@ -132,19 +134,3 @@ def _drop_database(dsn: str, name: str, attempts: int = 5) -> bool:
             logger.debug("dropping %s (attempt %d): %s", name, attempt + 1, exc)
             time.sleep(2)
     return False
-
-
-async def delete_topics(bootstrap_servers: str, topics: list[str]) -> None:
-    """Delete topics that exist; never raise."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    try:
-        await admin.start()
-        existing = set(await admin.list_topics())
-        wanted = sorted(set(topics) & existing)
-        if wanted:
-            await admin.delete_topics(wanted)
-    except Exception as exc:
-        logger.warning("could not delete bench topics: %s", exc)
-    finally:
-        with contextlib.suppress(Exception):
-            await admin.close()

@@ -187,10 +187,11 @@ async def test_a_checkpoint_from_another_database_marks_nothing(
 
 
 async def test_the_last_committed_checkpoint_is_found_behind_other_relays_records(
-    common_settings: CommonSettings,
+    common_settings: CommonSettings, created_topics: list[str],
 ) -> None:
     servers = common_settings.kafka_bootstrap_servers
     topic = f"relay-checkpoints.test-{uuid.uuid4().hex[:12]}"
+    created_topics.append(topic)
     await checkpoint.ensure_checkpoint_topic(servers, topic)
     ours = checkpoint.Checkpoint((7, 8, 9), str(uuid.uuid4()))
     producer = transactional_producer(servers, f"checkpoint-writer-{uuid.uuid4().hex}")

@@ -12,9 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import UnknownTopicOrPartitionError
-
+from shared.kafka import delete_topics
 from shared.settings import CommonSettings
 from tests.support.world import World
 
@@ -88,18 +86,6 @@ class Connector:
         connect_sh("unregister", self.env)
 
 
-async def delete_topic(bootstrap_servers: str, topic: str) -> None:
-    """Delete a topic if it exists."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    await admin.start()
-    try:
-        await admin.delete_topics([topic])
-    except UnknownTopicOrPartitionError:
-        pass
-    finally:
-        await admin.close()
-
-
 @asynccontextmanager
 async def connector_for(world: World) -> AsyncIterator[Connector]:
     """Connect running, and a connector for `world` that is removed on the way out."""
@@ -111,7 +97,8 @@ async def connector_for(world: World) -> AsyncIterator[Connector]:
     finally:
         if handle.registered:
             handle.unregister()
-            await delete_topic(settings.kafka_bootstrap_servers, handle.heartbeat_topic)
+            await delete_topics(settings.kafka_bootstrap_servers,
+                                {handle.heartbeat_topic}.__contains__)
 
 
 @asynccontextmanager
