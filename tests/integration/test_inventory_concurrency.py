@@ -10,7 +10,7 @@ import aiopg
 import pytest
 
 from services.inventory.app import create_app
-from services.inventory.handlers import apply_event, set_stock
+from services.inventory.handlers import apply_event, apply_events, set_stock
 from shared.db import close_pool, create_pool
 from shared.settings import CommonSettings
 from tests.conftest import World
@@ -96,6 +96,26 @@ async def test_orders_sharing_skus_in_different_line_orders_never_deadlock(
 
     assert {outcome.status for outcome in outcomes} == {"reserved"}
     assert [await available(wide_pool, sku) for sku in ("A", "B", "C")] == [900, 900, 900]
+
+
+async def test_batches_meeting_the_same_skus_in_opposite_orders_never_deadlock(
+    wide_pool: aiopg.Pool,
+) -> None:
+    # Two workers' batches: one event per SKU, one batch in SKU order, the other reversed.
+    # Locking each event's SKUs as it comes would have them meet half-way, each holding what
+    # the other waits for, until PostgreSQL aborts one ("deadlock detected").
+    skus = [f"S{n:02}" for n in range(20)]
+    for sku in skus:
+        await set_stock(wide_pool, sku, 1000)
+
+    for _ in range(5):
+        ascending = [order_created((sku, 1)) for sku in skus]
+        descending = [order_created((sku, 1)) for sku in reversed(skus)]
+        batches = await asyncio.gather(apply_events(wide_pool, ascending),
+                                       apply_events(wide_pool, descending))
+
+        assert [outcome.status for batch in batches for outcome in batch] == ["reserved"] * 40
+    assert [await available(wide_pool, sku) for sku in skus] == [990] * len(skus)
 
 
 async def test_two_workers_sharing_the_topic_reserve_exactly_the_stock(
