@@ -145,18 +145,9 @@ class RecordProcessor:
             )
             record_stock_changes(self.tracer, batch_span, record_spans, outcomes,
                                  started_ns=started_ns, committed_ns=time.time_ns())
-            counts: Counter[str] = Counter()
-            for item, event, outcome in zip(items, events, outcomes, strict=True):
+            for item, outcome in zip(items, outcomes, strict=True):
                 item.done = outcome.status
-                counts[outcome.status] += 1
-                # A line per event would cost more than applying it: reserved events are
-                # counted, the others (the interesting ones) logged with their reason.
-                logger.log(logging.DEBUG if outcome.status == "reserved" else logging.INFO,
-                           "event %s for order %s: %s%s", event.event_id,
-                           event.payload.order_id, outcome.status,
-                           f" ({outcome.reason})" if outcome.reason else "")
-            logger.info("applied %d events: %s", len(events), ", ".join(
-                f"{count} {status}" for status, count in sorted(counts.items())))
+            _log_outcomes(events, outcomes)
 
     async def _dead_letter(self, item: _Item, reason: str) -> None:
         record = item.record
@@ -189,3 +180,20 @@ def _fault_reason(error: BaseException) -> str:
 
 def _is_record_fault(error: BaseException) -> bool:
     return isinstance(error, RECORD_FAULTS)
+
+
+def _log_outcomes(events: list[OrderCreated], outcomes: list[Outcome]) -> None:
+    # Events that were not reserved (the interesting ones) get a line each, with the reason.
+    # Reserved ones are logged only at DEBUG: a line per event would cost more than applying
+    # it, and even a line per batch is about 100 a second at 200 orders/s, whose formatting
+    # took ~5 % of the service's time.
+    debug = logger.isEnabledFor(logging.DEBUG)
+    for event, outcome in zip(events, outcomes, strict=True):
+        if debug or outcome.status != "reserved":
+            logger.log(logging.DEBUG if outcome.status == "reserved" else logging.INFO,
+                       "event %s for order %s: %s%s", event.event_id, event.payload.order_id,
+                       outcome.status, f" ({outcome.reason})" if outcome.reason else "")
+    if debug:
+        counts = Counter(outcome.status for outcome in outcomes)
+        logger.debug("applied %d events: %s", len(events), ", ".join(
+            f"{count} {status}" for status, count in sorted(counts.items())))

@@ -202,3 +202,32 @@ async def test_a_poison_record_is_dead_lettered_inside_its_processing_span() -> 
     assert span.parent is not None
     assert f"{span.parent.span_id:016x}" == TRACEPARENT.split("-")[2]
     assert [s.get_span_context() for s in current] == [span.context]
+
+
+async def test_only_events_not_reserved_are_logged_at_info(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    events = [order_created(("APPLE", 1)), order_created(("PEAR", 99))]
+    records = [source(value, tuple(headers)) for _, value, headers in map(record_of, events)]
+
+    async def apply(pool: aiopg.Pool, events: Sequence[OrderCreated]) -> list[Outcome]:
+        return [Outcome(status="reserved"),
+                Outcome(status="rejected", reason="not enough stock for PEAR")]
+
+    def run() -> RecordProcessor:
+        return RecordProcessor(FakeDatabase(), FakeDeadLetters(), Backoff(0.1, 0.3),
+                               apply=apply, sleep=Sleeps())
+
+    with caplog.at_level("INFO", logger="services.inventory.processing"):
+        await run().process_batch(records)
+    assert [record.getMessage() for record in caplog.records] == [
+        f"event {events[1].event_id} for order {events[1].payload.order_id}: rejected "
+        "(not enough stock for PEAR)"]
+
+    caplog.clear()
+    with caplog.at_level("DEBUG", logger="services.inventory.processing"):
+        await run().process_batch(records)
+    messages = [record.getMessage() for record in caplog.records]
+    assert f"event {events[0].event_id} for order {events[0].payload.order_id}: reserved" \
+        in messages
+    assert messages[-1] == "applied 2 events: 1 rejected, 1 reserved"
