@@ -11,10 +11,9 @@ from typing import Any
 
 import aiopg
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from scripts.summary import PipelineCounts
-from shared.kafka import read_committed_consumer
+from shared.kafka import kafka_admin, read_committed_consumer
 
 OUTBOX_ROWS = """
 SELECT event_id, published_at IS NOT NULL FROM outbox WHERE aggregate_id = ANY(%(ids)s)
@@ -82,12 +81,8 @@ class TopicTally:
 
 async def topic_partitions(bootstrap_servers: str, topic: str) -> list[int]:
     """The partition numbers of a topic; empty when it does not exist."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    await admin.start()
-    try:
+    async with kafka_admin(bootstrap_servers) as admin:
         described = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
     return sorted(int(p["partition"]) for t in described if t["error_code"] == 0
                   for p in t["partitions"])
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -60,31 +61,34 @@ async def ensure_topic(
     config: dict[str, str] | None = None,
 ) -> None:
     """Create a topic if it does not exist yet (replication factor 1 suits one local broker)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    await admin.start()
-    try:
-        topic = NewTopic(
-            name, num_partitions=partitions, replication_factor=1, topic_configs=config or {}
-        )
+    topic = NewTopic(
+        name, num_partitions=partitions, replication_factor=1, topic_configs=config or {}
+    )
+    async with kafka_admin(bootstrap_servers) as admin:
         # The broker answers each topic with an error code rather than raising.
         response = await admin.create_topics([topic])
-        for answer in response.topic_errors:  # (topic, error_code[, error_message])
-            error = for_code(answer[1])
-            if error is not NoError and error is not TopicAlreadyExistsError:
-                detail = answer[2] if len(answer) > 2 else error.description
-                raise error(f"cannot create topic {name!r}: {detail}")
-    finally:
-        await admin.close()
+    for answer in response.topic_errors:  # (topic, error_code[, error_message])
+        error = for_code(answer[1])
+        if error is not NoError and error is not TopicAlreadyExistsError:
+            detail = answer[2] if len(answer) > 2 else error.description
+            raise error(f"cannot create topic {name!r}: {detail}")
 
 
 async def delete_topics(bootstrap_servers: str, wanted: Callable[[str], bool]) -> list[str]:
     """Delete every existing topic whose name is `wanted`; return their names, sorted."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    await admin.start()
-    try:
+    async with kafka_admin(bootstrap_servers) as admin:
         names = sorted(name for name in await admin.list_topics() if wanted(name))
         if names:
             await admin.delete_topics(names)
-        return names
+    return names
+
+
+@asynccontextmanager
+async def kafka_admin(bootstrap_servers: str) -> AsyncIterator[AIOKafkaAdminClient]:
+    """A started admin client, closed on the way out."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        yield admin
     finally:
         await admin.close()

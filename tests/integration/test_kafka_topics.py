@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import uuid
 
-from aiokafka.admin import AIOKafkaAdminClient
-
-from shared.kafka import delete_topics, ensure_topic
+from shared.kafka import delete_topics, ensure_topic, kafka_admin
 from shared.settings import CommonSettings
 
 
 async def topics_on(servers: str) -> set[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=servers)
-    await admin.start()
-    try:
+    async with kafka_admin(servers) as admin:
         return set(await admin.list_topics())
-    finally:
-        await admin.close()
 
 
 async def test_topics_named_after_a_prefix_are_deleted_and_others_kept(

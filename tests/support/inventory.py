@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 import aiopg
 from aiokafka import TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import SecretStr
 
 from services.inventory.settings import InventorySettings
+from shared.kafka import kafka_admin
 from tests.support.faust_apps import free_port
 
 if TYPE_CHECKING:
@@ -72,11 +72,7 @@ async def count(pool: aiopg.Pool, table: str) -> int:
 
 async def committed_offsets(bootstrap_servers: str, group: str, topic: str) -> dict[int, int]:
     """The offsets a consumer group has committed on a topic, by partition."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    await admin.start()
-    try:
+    async with kafka_admin(bootstrap_servers) as admin:
         offsets = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
     return {tp.partition: meta.offset for tp, meta in offsets.items()
             if isinstance(tp, TopicPartition) and tp.topic == topic and meta.offset >= 0}
