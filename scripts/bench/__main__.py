@@ -82,6 +82,7 @@ async def bench_relay(plan: Plan, worlds: Worlds, results: report.Results) -> No
     world = await worlds.create("drain")
     common = worlds.settings
     pool = await create_pool(common.dsn(world.order_db_name), maxsize=4)
+    infra = procs.InfraCpu()
     try:
         for batch in plan.batches:
             rows = plan.drain_rows_batch1 if batch == 1 else plan.drain_rows
@@ -95,15 +96,14 @@ async def bench_relay(plan: Plan, worlds: Worlds, results: report.Results) -> No
                         results.payload_bytes = await outbox.payload_bytes(pool)
                     done = await drain.run_drain(
                         pool, common, {**world.overrides(), "order_events_topic": topic},
-                        batch=batch, exactly_once=mode == "eos")
+                        batch=batch, exactly_once=mode == "eos", infra=infra)
                     left = await outbox.unpublished(pool)
                     if done.rows != rows or left:
                         raise RuntimeError(f"drain published {done.rows} of {rows}, {left} left")
-                    results.drain.setdefault((mode, batch), []).append(
-                        (done.rate, done.cpu_per_1000))
+                    results.drain.setdefault((mode, batch), []).append(done)
                     say(f"  relay {mode:4} batch {batch:4} run {run + 1}: {done.rows:,} rows in "
-                        f"{done.seconds:.2f}s = {done.rate:,.0f}/s, CPU "
-                        f"{done.cpu_per_1000:.3f} s/1k")
+                        f"{done.seconds:.2f}s = {done.rate:,.0f}/s, CPU s/1k "
+                        f"{_cpu_by_process(done)}")
     finally:
         await close_pool(pool)
 
@@ -278,6 +278,7 @@ async def bench_debezium(plan: Plan, worlds: Worlds, results: report.Results,
         raise RuntimeError("Kafka Connect is not running: bash infra/connect.sh start")
     common = worlds.settings
     configs = {"default": {}, "tuned": debezium.TUNED}
+    infra = procs.InfraCpu()
 
     # Drain: the connector streams one 100k-row INSERT from the WAL.
     world = await worlds.create("dbz")
@@ -298,13 +299,13 @@ async def bench_debezium(plan: Plan, worlds: Worlds, results: report.Results,
                         await cur.execute("TRUNCATE outbox")
                     base = await counter.committed()
                     await outbox.fill_outbox(pool, n, fresh=False)
-                    began, cpu = time.monotonic(), procs.cpu_seconds(connect_pid)
+                    began = time.monotonic()
+                    window = drain.Window(infra, lambda: procs.cpu_seconds(connect_pid))
                     ended = await counter.wait_for(base + n, within=120 + n / 500)
-                    cpu = procs.cpu_seconds(connect_pid) - cpu
-                    rate = n / (ended - began)
-                    results.debezium_drain.setdefault(config, []).append((rate, cpu / n * 1000))
-                    say(f"  debezium {config} drain run {run + 1}: {n:,} rows at {rate:,.0f}/s, "
-                        f"Connect CPU {cpu / n * 1000:.3f} s/1k")
+                    done = window.drain(n, seconds=ended - began)
+                    results.debezium_drain.setdefault(config, []).append(done)
+                    say(f"  debezium {config} drain run {run + 1}: {n:,} rows at "
+                        f"{done.rate:,.0f}/s, CPU s/1k {_cpu_by_process(done)}")
     finally:
         await close_pool(pool)
         await connector.unregister()
@@ -326,6 +327,13 @@ async def bench_debezium(plan: Plan, worlds: Worlds, results: report.Results,
     finally:
         inventory.stop()
         await connector.unregister()
+
+
+def _cpu_by_process(done: drain.Drain) -> str:
+    def shown(value: float | None) -> str:
+        return "-" if value is None else f"{value:.3f}"
+    return (f"relaying {done.cpu_per_1000:.3f}, broker {shown(done.broker_cpu_per_1000)}, "
+            f"PostgreSQL {shown(done.postgres_cpu_per_1000)}")
 
 
 # --------------------------------------------------------------------------- main
@@ -400,10 +408,13 @@ async def main(args: argparse.Namespace) -> int:
     say(f"\n{machine()}; took {time.monotonic() - started:.0f}s")
     if args.json:
         Path(args.json).write_text(json.dumps({  # noqa: ASYNC240 (once, at the end)
-            "drain": {f"{m}/{b}": v for (m, b), v in results.drain.items()},
+            "drain": {f"{m}/{b}": [run.figures() for run in v]
+                      for (m, b), v in results.drain.items()},
             "drain_rows": results.drain_rows, "payload_bytes": results.payload_bytes,
             "e2e": {f"{r}/{rate}": v for (r, rate), v in results.e2e.items()},
-            "inventory": results.inventory, "debezium_drain": results.debezium_drain,
+            "inventory": results.inventory,
+            "debezium_drain": {config: [run.figures() for run in v]
+                               for config, v in results.debezium_drain.items()},
             "machine": machine(),
         }, indent=1))
     return code

@@ -5,13 +5,15 @@ outbox queries, the same record building and sending, the same settle statement)
 idempotent producer, and without the Kafka transaction and its checkpoint record. Spans are
 made as in the relay service (`shared.tracing.configure_tracing`, as `__main__` sets it up).
 The relay runs alone in this process while it drains, so `time.process_time()` is its CPU (the
-Kafka client is in-process too).
+Kafka client is in-process too); the broker's and PostgreSQL's over the same window are read
+from /proc (`procs.InfraCpu`).
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +21,7 @@ import aiopg
 from aiokafka import AIOKafkaProducer
 from opentelemetry import trace
 
+from scripts.bench.procs import InfraCpu
 from services.relay.checkpoint import checkpoint_of
 from services.relay.outbox import Settling, fetch_unpublished
 from services.relay.relay import Relay
@@ -30,11 +33,14 @@ from shared.settings import CommonSettings
 
 @dataclass(frozen=True)
 class Drain:
-    """One drain: how many rows, wall seconds and CPU seconds of the draining process."""
+    """One drain: how many rows, wall seconds, and CPU seconds of the draining process, the
+    broker and PostgreSQL (None for one `InfraCpu` did not find)."""
 
     rows: int
     seconds: float
     cpu_seconds: float
+    broker_cpu_seconds: float | None = None
+    postgres_cpu_seconds: float | None = None
 
     @property
     def rate(self) -> float:
@@ -43,6 +49,32 @@ class Drain:
     @property
     def cpu_per_1000(self) -> float:
         return self.cpu_seconds / self.rows * 1000
+
+    @property
+    def broker_cpu_per_1000(self) -> float | None:
+        return _per_1000(self.broker_cpu_seconds, self.rows)
+
+    @property
+    def postgres_cpu_per_1000(self) -> float | None:
+        return _per_1000(self.postgres_cpu_seconds, self.rows)
+
+    @property
+    def total_cpu_per_1000(self) -> float | None:
+        """The relaying process's, the broker's and PostgreSQL's, if all three are known."""
+        broker, postgres = self.broker_cpu_per_1000, self.postgres_cpu_per_1000
+        if broker is None or postgres is None:
+            return None
+        return self.cpu_per_1000 + broker + postgres
+
+    def figures(self) -> dict[str, float | None]:
+        """Events/s and CPU seconds per 1,000 events, by process."""
+        return {"rate": self.rate, "relay_cpu": self.cpu_per_1000,
+                "broker_cpu": self.broker_cpu_per_1000,
+                "postgres_cpu": self.postgres_cpu_per_1000}
+
+
+def _per_1000(seconds: float | None, rows: int) -> float | None:
+    return None if seconds is None else seconds / rows * 1000
 
 
 def at_least_once_producer(bootstrap_servers: str) -> AIOKafkaProducer:
@@ -77,8 +109,9 @@ async def drain_at_least_once(pool: aiopg.Pool, producer: AIOKafkaProducer,
 
 
 async def run_drain(pool: aiopg.Pool, common: CommonSettings, overrides: dict[str, str],
-                    *, batch: int, exactly_once: bool) -> Drain:
+                    *, batch: int, exactly_once: bool, infra: InfraCpu | None = None) -> Drain:
     """Drain the (pre-filled) outbox once; the producer start is not timed."""
+    infra = infra or InfraCpu()
     values: dict[str, Any] = {**overrides, "relay_batch_size": batch,
                               "relay_transactional_id": f"bench-relay-{uuid.uuid4().hex[:12]}"}
     settings = RelaySettings(**values)
@@ -86,18 +119,38 @@ async def run_drain(pool: aiopg.Pool, common: CommonSettings, overrides: dict[st
         relay = Relay(pool, settings)
         await relay.open()  # topics, InitProducerId, checkpoint recovery
         try:
-            wall, cpu = time.perf_counter(), time.process_time()
-            rows = await relay.drain()
-            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            window = Window(infra)
+            done = window.drain(await relay.drain())
         finally:
             await relay.close()
     else:
         producer = at_least_once_producer(common.kafka_bootstrap_servers)
         await producer.start()
         try:
-            wall, cpu = time.perf_counter(), time.process_time()
-            rows = await drain_at_least_once(pool, producer, settings)
-            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            window = Window(infra)
+            done = window.drain(await drain_at_least_once(pool, producer, settings))
         finally:
             await producer.stop()
-    return Drain(rows, wall, cpu)
+    return done
+
+
+class Window:
+    """Measures from its creation: wall seconds, and CPU seconds of the relaying process (this
+    one unless told), the broker and PostgreSQL."""
+
+    def __init__(self, infra: InfraCpu,
+                 relaying: Callable[[], float] = time.process_time) -> None:
+        self._infra, self._relaying = infra, relaying
+        self._wall, self._cpu = time.perf_counter(), relaying()
+        self._broker, self._postgres = infra.sample()
+
+    def drain(self, rows: int, *, seconds: float | None = None) -> Drain:
+        """The drain of `rows` that took from the window's creation until now (or `seconds`)."""
+        wall, cpu = time.perf_counter() - self._wall, self._relaying() - self._cpu
+        broker, postgres = self._infra.sample()
+        return Drain(rows, wall if seconds is None else seconds, cpu,
+                     _since(self._broker, broker), _since(self._postgres, postgres))
+
+
+def _since(before: float | None, after: float | None) -> float | None:
+    return None if before is None or after is None else after - before

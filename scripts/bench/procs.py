@@ -15,26 +15,87 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def _stat_fields(pid: int) -> list[str]:
+    raw = Path(f"/proc/{pid}/stat").read_text()
+    # The command name (field 2) may hold spaces; the fields after its ")" are fixed, so
+    # index 0 here is field 3 of the whole line.
+    return raw[raw.rindex(")") + 2:].split()
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds a process has used so far (`/proc/<pid>/stat`)."""
-    raw = Path(f"/proc/{pid}/stat").read_text()
-    # The command name (field 2) may hold spaces; the fields after its ")" are fixed.
-    fields = raw[raw.rindex(")") + 2:].split()
-    utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of the whole line
-    return (utime + stime) / _TICKS
+    fields = _stat_fields(pid)
+    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process and all its children so far, those that exited included.
+
+    For PostgreSQL's postmaster: its backends come and go, and the kernel adds each one's
+    time to the postmaster's cutime/cstime when it is reaped.
+    """
+    fields = _stat_fields(pid)
+    total = sum(int(fields[i]) for i in (11, 12, 13, 14)) / _TICKS  # u/s time, reaped cu/cs
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            child = _stat_fields(int(entry.name))
+        except (OSError, ValueError):
+            continue  # exited meanwhile: its time is in the postmaster's cutime by now
+        if child[1] == str(pid):  # ppid
+            total += (int(child[11]) + int(child[12])) / _TICKS
+    return total
+
+
+def run_dir() -> Path:
+    """The infrastructure's `RUN_DIR` (`.run` by default), where `infra/` keeps its pid files."""
+    path = Path(os.environ.get("RUN_DIR", REPO_ROOT / ".run"))
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
+def _live_pid(pid_file: Path) -> int | None:
+    try:
+        pid = int(pid_file.read_text().split()[0])
+        os.kill(pid, 0)
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid
 
 
 def connect_pid() -> int | None:
     """The Kafka Connect worker's pid from `$RUN_DIR/connect.pid`, if it is running."""
-    run_dir = Path(os.environ.get("RUN_DIR", REPO_ROOT / ".run"))
-    if not run_dir.is_absolute():
-        run_dir = REPO_ROOT / run_dir
+    return _live_pid(run_dir() / "connect.pid")
+
+
+def kafka_pid() -> int | None:
+    """The broker's pid from `$RUN_DIR/kafka.pid`, if it is running."""
+    return _live_pid(run_dir() / "kafka.pid")
+
+
+def postgres_pid() -> int | None:
+    """The postmaster's pid, from the data directory `infra/postgres.sh` records."""
     try:
-        pid = int((run_dir / "connect.pid").read_text().strip())
-        os.kill(pid, 0)
-    except (OSError, ValueError):
+        data_dir = Path((run_dir() / "postgres.datadir").read_text().strip())
+    except OSError:
         return None
-    return pid
+    return _live_pid(data_dir / "postmaster.pid")
+
+
+class InfraCpu:
+    """CPU seconds used so far by the local broker and by PostgreSQL (all its processes).
+
+    Either is None when `infra/` did not start it (a broker elsewhere, say).
+    """
+
+    def __init__(self) -> None:
+        self._kafka = kafka_pid()
+        self._postgres = postgres_pid()
+
+    def sample(self) -> tuple[float | None, float | None]:
+        """(broker, PostgreSQL) CPU seconds so far."""
+        return (None if self._kafka is None else cpu_seconds(self._kafka),
+                None if self._postgres is None else tree_cpu_seconds(self._postgres))
 
 
 @dataclass

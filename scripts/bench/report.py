@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from scripts.bench.drain import Drain
 from scripts.bench.e2e import STAGES
 from scripts.bench.stats import Spread, format_table, percentile, ratio, verdict
 
@@ -14,14 +15,14 @@ Runs = list[float]
 class Results:
     """Every figure of every run, by section; filled as the benchmarks go."""
 
-    drain: dict[tuple[str, int], list[tuple[float, float]]] = field(default_factory=dict)
+    drain: dict[tuple[str, int], list[Drain]] = field(default_factory=dict)
     drain_rows: dict[int, int] = field(default_factory=dict)
     payload_bytes: float = 0.0
     # (relay, offered rate) -> runs of (achieved rate, orders, p50, p99, p99.9, max, cpu...)
     e2e: dict[tuple[str, int], list[dict[str, float]]] = field(default_factory=dict)
     inventory: list[tuple[float, float]] = field(default_factory=list)  # (events/s, cpu/1000)
     inventory_events: int = 0
-    debezium_drain: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    debezium_drain: dict[str, list[Drain]] = field(default_factory=dict)
     debezium_rows: int = 0
     notes: list[str] = field(default_factory=list)
 
@@ -45,6 +46,35 @@ def _median(values: Runs) -> float:
     return Spread.of(values).median
 
 
+def _rates(runs: list[Drain]) -> Runs:
+    return [run.rate for run in runs]
+
+
+def _cpu_spread(values: list[float | None]) -> str:
+    known = [value for value in values if value is not None]
+    return _spread(known, 3) if known and len(known) == len(values) else "-"
+
+
+def _cost_rows(label: str, batch: str, runs: list[Drain]) -> list[str]:
+    return [label, batch, _cpu_spread([run.cpu_per_1000 for run in runs]),
+            _cpu_spread([run.broker_cpu_per_1000 for run in runs]),
+            _cpu_spread([run.postgres_cpu_per_1000 for run in runs]),
+            _cpu_spread([run.total_cpu_per_1000 for run in runs])]
+
+
+def cost_table(results: Results) -> str:
+    """CPU per 1,000 events of each way of relaying, by process, from the drains."""
+    rows = []
+    for batch in sorted(results.drain_rows):
+        for mode, label in (("eos", "relay, exactly once"), ("alos", "relay, at least once")):
+            if runs := results.drain.get((mode, batch), []):
+                rows.append(_cost_rows(label, str(batch), runs))
+    for config, runs in results.debezium_drain.items():
+        rows.append(_cost_rows(f"Debezium {config}", "-", runs))
+    return format_table(["relaying", "batch", "relaying process", "Kafka broker", "PostgreSQL",
+                         "total"], rows)
+
+
 def tables(results: Results) -> str:
     out: list[str] = []
     if results.drain:
@@ -54,12 +84,13 @@ def tables(results: Results) -> str:
         for batch in sorted(results.drain_rows):
             eos = results.drain.get(("eos", batch), [])
             alos = results.drain.get(("alos", batch), [])
-            ratios = [e[0] / a[0] for e, a in zip(eos, alos, strict=False)]
+            ratios = [e.rate / a.rate for e, a in zip(eos, alos, strict=False)]
             rows.append([
                 str(batch), f"{results.drain_rows[batch]:,}",
-                _spread([r for r, _ in eos]), _spread([r for r, _ in alos]),
+                _spread(_rates(eos)), _spread(_rates(alos)),
                 _spread(ratios, 2) if eos and alos else "-",
-                _spread([c for _, c in eos], 3), _spread([c for _, c in alos], 3),
+                _cpu_spread([run.cpu_per_1000 for run in eos]),
+                _cpu_spread([run.cpu_per_1000 for run in alos]),
             ])
         out.append(format_table(
             ["batch", "rows", "exactly once /s", "at least once /s", "EOS/ALOS",
@@ -70,13 +101,18 @@ def tables(results: Results) -> str:
         ours = results.drain.get(("eos", 1000), [])
         rows = []
         for config, runs in results.debezium_drain.items():
-            rates = [r for r, _ in runs]
+            rates = _rates(runs)
             rows.append([config, f"{results.debezium_rows:,}", _spread(rates),
-                         _spread([c for _, c in runs], 3),
-                         f"{ratio(_median([r for r, _ in ours]), _median(rates)):.2f}"
+                         _cpu_spread([run.cpu_per_1000 for run in runs]),
+                         f"{ratio(_median(_rates(ours)), _median(rates)):.2f}"
                          if ours else "-"])
         out.append(format_table(["Debezium", "rows", "events/s", "Connect CPU s/1k",
                                  "relay EOS b1000 / Debezium"], rows))
+    if results.drain or results.debezium_drain:
+        out.append("\nCPU seconds per 1,000 events while draining, by process (medians of runs,"
+                   " min-max): the one that relays (this bench's for the relay, the Connect"
+                   " worker for Debezium), and the Kafka broker and PostgreSQL it keeps busy")
+        out.append(cost_table(results))
     if results.e2e:
         out.append("\nEnd to end, order commit -> stock commit (ms), open loop; medians of "
                    "runs (min-max); CPU s per 1,000 orders")
@@ -124,13 +160,13 @@ def targets(results: Results) -> str:
     def add(name: str, figure: str, met: bool | None) -> None:
         rows.append([name, figure, "not measured" if met is None else verdict(met)])
 
-    eos1000 = [r for r, _ in results.drain.get(("eos", 1000), [])]
+    eos1000 = _rates(results.drain.get(("eos", 1000), []))
     add("relay, batch 1000, exactly once >= 10,000 events/s",
         f"{_median(eos1000):,.0f}/s" if eos1000 else "-",
         _median(eos1000) >= 10_000 if eos1000 else None)
     for batch in (100, 1000):
-        eos = [r for r, _ in results.drain.get(("eos", batch), [])]
-        alos = [r for r, _ in results.drain.get(("alos", batch), [])]
+        eos = _rates(results.drain.get(("eos", batch), []))
+        alos = _rates(results.drain.get(("alos", batch), []))
         if eos and alos:
             value = _median([e / a for e, a in zip(eos, alos, strict=False)])
             # Three decimals: 0.899 must not print as a 0.90 that missed.
@@ -145,7 +181,7 @@ def targets(results: Results) -> str:
     add("inventory with dedupe >= 3,000 events/s", f"{_median(inv):,.0f}/s" if inv else "-",
         _median(inv) >= 3000 if inv else None)
     for config, runs in results.debezium_drain.items():
-        dbz = _median([r for r, _ in runs])
+        dbz = _median(_rates(runs))
         add(f"relay drain (EOS, batch 1000) >= Debezium {config}",
             f"{_median(eos1000):,.0f} vs {dbz:,.0f}/s" if eos1000 else f"- vs {dbz:,.0f}/s",
             _median(eos1000) >= dbz if eos1000 else None)
