@@ -23,7 +23,7 @@ from pathlib import Path
 import uvloop
 from opentelemetry import trace
 
-from scripts.bench import debezium, drain, e2e, outbox, procs, report
+from scripts.bench import debezium, drain, e2e, outbox, procs, report, warmup
 from scripts.bench.world import Worlds
 from shared.cli import tune_gc
 from shared.db import close_pool, create_pool
@@ -37,6 +37,7 @@ SECTIONS = ("relay", "inventory", "e2e", "debezium")
 SATURATED_P50_MS = 1000.0
 # Measured even when a lower rate saturated: a target is stated at this rate.
 MUST_MEASURE = frozenset({200})
+WARM_UP_ROWS = 25_000  # rows drained (and discarded) per warm-up round
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,16 @@ async def bench_relay(plan: Plan, worlds: Worlds, results: report.Results) -> No
     pool = await create_pool(common.dsn(world.order_db_name), maxsize=4)
     infra = procs.InfraCpu()
     try:
+        warm_topic = await worlds.topic(f"bench.drain.{world.suffix}.warm-up")
+        worlds.forget_topic_later(f"{warm_topic}.relay-checkpoints")
+
+        async def warm_up_round() -> None:
+            await outbox.fill_outbox(pool, min(WARM_UP_ROWS, plan.drain_rows))
+            await drain.run_drain(pool, common,
+                                  {**world.overrides(), "order_events_topic": warm_topic},
+                                  batch=100, exactly_once=True, infra=infra)
+
+        await warmup.warm_up("the Kafka broker", procs.kafka_pid(), warm_up_round, say)
         for batch in plan.batches:
             rows = plan.drain_rows_batch1 if batch == 1 else plan.drain_rows
             results.drain_rows[batch] = rows
@@ -291,18 +302,26 @@ async def bench_debezium(plan: Plan, worlds: Worlds, results: report.Results,
         await connector.register()
         async with outbox.TopicCounter(common.kafka_bootstrap_servers, world.order_events_topic,
                                        common.order_events_partitions) as counter:
+
+            async def debezium_drain(rows: int) -> drain.Drain:
+                async with pool.acquire() as conn, conn.cursor() as cur:
+                    await cur.execute("TRUNCATE outbox")
+                base = await counter.committed()
+                await outbox.fill_outbox(pool, rows, fresh=False)
+                began = time.monotonic()
+                window = drain.Window(infra, lambda: procs.cpu_seconds(connect_pid))
+                ended = await counter.wait_for(base + rows, within=120 + rows / 500)
+                return window.drain(rows, seconds=ended - began)
+
+            async def warm_up_round() -> None:
+                await debezium_drain(min(WARM_UP_ROWS, n))
+
+            await warmup.warm_up("Kafka Connect", connect_pid, warm_up_round, say)
             for config, extra in configs.items():
                 if extra:
                     await connector.configure(extra)
                 for run in range(plan.runs):
-                    async with pool.acquire() as conn, conn.cursor() as cur:
-                        await cur.execute("TRUNCATE outbox")
-                    base = await counter.committed()
-                    await outbox.fill_outbox(pool, n, fresh=False)
-                    began = time.monotonic()
-                    window = drain.Window(infra, lambda: procs.cpu_seconds(connect_pid))
-                    ended = await counter.wait_for(base + n, within=120 + n / 500)
-                    done = window.drain(n, seconds=ended - began)
+                    done = await debezium_drain(n)
                     results.debezium_drain.setdefault(config, []).append(done)
                     say(f"  debezium {config} drain run {run + 1}: {n:,} rows at "
                         f"{done.rate:,.0f}/s, CPU s/1k {_cpu_by_process(done)}")

@@ -48,6 +48,21 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
+def jit_cpu_seconds(pid: int, proc: Path = Path("/proc")) -> float:
+    """CPU seconds a JVM's JIT compiler threads (`C1/C2 CompilerThread<n>`) have used so far."""
+    total = 0
+    for task in (proc / str(pid) / "task").iterdir():
+        try:
+            raw = (task / "stat").read_text()
+        except OSError:
+            continue  # the thread ended
+        # Thread names are cut to 15 characters: "C2 CompilerThre".
+        if raw[raw.index("(") + 1:].startswith(("C1 CompilerThre", "C2 CompilerThre")):
+            fields = raw[raw.rindex(")") + 2:].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / _TICKS
+
+
 def run_dir() -> Path:
     """The infrastructure's `RUN_DIR` (`.run` by default), where `infra/` keeps its pid files."""
     path = Path(os.environ.get("RUN_DIR", REPO_ROOT / ".run"))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.bench import procs
+from scripts.bench import procs, warmup
 from scripts.bench.drain import Drain
 from scripts.bench.report import Results, cost_table
 
@@ -64,3 +64,58 @@ def test_cost_table_adds_the_processes_up_per_1000_events() -> None:
         "0.200 (0.170-0.230)"]
     assert cells["relay, at least once"] == ["0.060", "-", "-", "-"]
     assert cells["Debezium default"] == ["0.200", "0.030", "0.020", "0.250"]
+
+
+def _fake_thread(proc: Path, pid: int, tid: int, name: str, utime: int, stime: int) -> None:
+    task = proc / str(pid) / "task" / str(tid)
+    task.mkdir(parents=True)
+    # pid (comm) state ppid ... utime is field 14, stime field 15 of the whole line.
+    fields = ["S", "1", *["0"] * 9, str(utime), str(stime), "0", "0"]
+    (task / "stat").write_text(f"{tid} ({name}) {' '.join(fields)}\n")
+
+
+def test_jit_cpu_counts_only_the_compiler_threads(tmp_path: Path) -> None:
+    ticks = os.sysconf("SC_CLK_TCK")
+    _fake_thread(tmp_path, 42, 43, "C2 CompilerThre", 3 * ticks, ticks)
+    _fake_thread(tmp_path, 42, 44, "C1 CompilerThre", ticks, 0)
+    _fake_thread(tmp_path, 42, 45, "data-plane-kafk", 50 * ticks, 9 * ticks)
+    _fake_thread(tmp_path, 42, 46, "GC Thread#0", 7 * ticks, 0)
+    assert procs.jit_cpu_seconds(42, proc=tmp_path) == 5.0
+
+
+async def test_warm_up_runs_rounds_until_the_compiler_is_quiet(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each round the JVM uses 10 CPU s, of which the compiler 6, then 2, then 0.3.
+    jit_per_round = iter([6.0, 2.0, 0.3, 0.1])
+    clock = {"jit": 0.0, "cpu": 0.0}
+    monkeypatch.setattr(procs, "jit_cpu_seconds", lambda pid: clock["jit"])
+    monkeypatch.setattr(procs, "cpu_seconds", lambda pid: clock["cpu"])
+    rounds: list[int] = []
+
+    async def one_round() -> None:
+        rounds.append(len(rounds) + 1)
+        clock["jit"] += next(jit_per_round)
+        clock["cpu"] += 10.0
+
+    said: list[str] = []
+    await warmup.warm_up("the broker", 1234, one_round, said.append)
+    assert rounds == [1, 2, 3]
+    assert said == ["  warm-up: the broker warm after 3 round(s) (JIT compiler 3% of its CPU "
+                    "in the last)"]
+
+
+async def test_warm_up_gives_up_after_its_rounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = {"jit": 0.0, "cpu": 0.0}
+    monkeypatch.setattr(procs, "jit_cpu_seconds", lambda pid: clock["jit"])
+    monkeypatch.setattr(procs, "cpu_seconds", lambda pid: clock["cpu"])
+    rounds: list[int] = []
+
+    async def one_round() -> None:  # a compiler that never settles
+        rounds.append(1)
+        clock["jit"] += 5.0
+        clock["cpu"] += 10.0
+
+    said: list[str] = []
+    await warmup.warm_up("Kafka Connect", 1234, one_round, said.append)
+    assert len(rounds) == warmup.MAX_ROUNDS
+    assert "still took 50%" in said[-1]
