@@ -38,6 +38,7 @@ SATURATED_P50_MS = 1000.0
 # Measured even when a lower rate saturated: a target is stated at this rate.
 MUST_MEASURE = frozenset({200})
 WARM_UP_ROWS = 25_000  # rows drained (and discarded) per warm-up round
+WARM_UP_RATE, WARM_UP_SECONDS = 200, 3.0  # end-to-end load per warm-up round
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ async def bench_relay(plan: Plan, worlds: Worlds, results: report.Results) -> No
                                   {**world.overrides(), "order_events_topic": warm_topic},
                                   batch=100, exactly_once=True, infra=infra)
 
-        await warmup.warm_up("the Kafka broker", procs.kafka_pid(), warm_up_round, say)
+        await warmup.warm_up("the Kafka broker", [procs.kafka_pid()], warm_up_round, say)
         for batch in plan.batches:
             rows = plan.drain_rows_batch1 if batch == 1 else plan.drain_rows
             results.drain_rows[batch] = rows
@@ -205,13 +206,20 @@ async def _time_inventory(pool: object, service: procs.ServiceProcess, n: int
 
 async def _e2e_runs(label: str, rates: tuple[int, ...], plan: Plan, world: World,
                     cpu: dict[str, e2e.CpuProbe], check: Callable[[], None],
-                    results: report.Results) -> None:
+                    results: report.Results, jvms: list[int | None]) -> None:
     common = CommonSettings()
     orders = await create_pool(common.dsn(world.order_db_name), maxsize=40)
     stock = await create_pool(common.dsn(world.inventory_db_name), maxsize=2)
     try:
-        # Warm-up (discarded): also waits until the services consume and publish.
+        # Discarded: waits until the services consume and publish; then load until the JVMs
+        # (the broker, and Connect for Debezium) have compiled what it runs.
         await e2e.measure(orders, stock, 20, 1.0, {}, check=check, within=120)
+
+        async def warm_up_round() -> None:
+            await e2e.measure(orders, stock, WARM_UP_RATE, WARM_UP_SECONDS, {}, check=check,
+                              within=120)
+
+        await warmup.warm_up(label, jvms, warm_up_round, say)
         saturated_at: int | None = None
         for rate in rates:
             if saturated_at is not None and rate not in MUST_MEASURE:
@@ -274,7 +282,8 @@ async def bench_e2e(plan: Plan, worlds: Worlds, results: report.Results, log_dir
     inventory.start()
     try:
         await _e2e_runs("polling", rates, plan, world,
-                        {"relay": relay.cpu, "inventory": inventory.cpu}, check, results)
+                        {"relay": relay.cpu, "inventory": inventory.cpu}, check, results,
+                        jvms=[procs.kafka_pid()])
     finally:
         relay.stop()
         inventory.stop()
@@ -316,7 +325,8 @@ async def bench_debezium(plan: Plan, worlds: Worlds, results: report.Results,
             async def warm_up_round() -> None:
                 await debezium_drain(min(WARM_UP_ROWS, n))
 
-            await warmup.warm_up("Kafka Connect", connect_pid, warm_up_round, say)
+            await warmup.warm_up("Kafka Connect and the broker", [connect_pid, procs.kafka_pid()],
+                                 warm_up_round, say)
             for config, extra in configs.items():
                 if extra:
                     await connector.configure(extra)
@@ -342,7 +352,8 @@ async def bench_debezium(plan: Plan, worlds: Worlds, results: report.Results,
                 await connector.configure(extra)
             await _e2e_runs(f"debezium-{config}", plan.debezium_e2e_rates, plan, world,
                             {"relay": lambda: procs.cpu_seconds(connect_pid),
-                             "inventory": inventory.cpu}, inventory.check_alive, results)
+                             "inventory": inventory.cpu}, inventory.check_alive, results,
+                            jvms=[connect_pid, procs.kafka_pid()])
     finally:
         inventory.stop()
         await connector.unregister()

@@ -98,9 +98,9 @@ async def test_warm_up_runs_rounds_until_the_compiler_is_quiet(
         clock["cpu"] += 10.0
 
     said: list[str] = []
-    await warmup.warm_up("the broker", 1234, one_round, said.append)
+    await warmup.warm_up("the broker", [1234], one_round, said.append)
     assert rounds == [1, 2, 3]
-    assert said == ["  warm-up: the broker warm after 3 round(s) (JIT compiler 3% of its CPU "
+    assert said == ["  warm-up: the broker warm after 3 round(s) (JIT compilers 3% of the CPU "
                     "in the last)"]
 
 
@@ -116,6 +116,16 @@ async def test_warm_up_gives_up_after_its_rounds(monkeypatch: pytest.MonkeyPatch
         clock["cpu"] += 10.0
 
     said: list[str] = []
-    await warmup.warm_up("Kafka Connect", 1234, one_round, said.append)
+    await warmup.warm_up("Kafka Connect", [1234, None], one_round, said.append)
     assert len(rounds) == warmup.MAX_ROUNDS
     assert "still took 50%" in said[-1]
+
+
+async def test_warm_up_with_no_jvm_to_watch_runs_one_round() -> None:
+    rounds: list[int] = []
+
+    async def one_round() -> None:
+        rounds.append(1)
+
+    await warmup.warm_up("a broker elsewhere", [None], one_round, lambda text: None)
+    assert rounds == [1]
