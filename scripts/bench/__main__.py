@@ -51,18 +51,20 @@ class Plan:
     e2e_seconds: float
     debezium_e2e_rates: tuple[int, ...]
     inventory_events: int
+    warm_up_rounds: int  # at most, per section (`scripts/bench/warmup.py`)
 
     @classmethod
     def full(cls) -> Plan:
         return cls(runs=3, drain_rows=100_000, drain_rows_batch1=1_000, batches=(1, 100, 1000),
                    e2e_rates=(100, 200, 500, 1000), e2e_seconds=15.0,
-                   debezium_e2e_rates=(100, 200), inventory_events=20_000)
+                   debezium_e2e_rates=(100, 200), inventory_events=20_000,
+                   warm_up_rounds=warmup.MAX_ROUNDS)
 
     @classmethod
     def quick(cls) -> Plan:
         return cls(runs=1, drain_rows=5_000, drain_rows_batch1=200, batches=(1, 100, 1000),
                    e2e_rates=(100, 200), e2e_seconds=3.0, debezium_e2e_rates=(200,),
-                   inventory_events=1_000)
+                   inventory_events=1_000, warm_up_rounds=2)
 
 
 def say(text: str) -> None:
@@ -95,7 +97,8 @@ async def bench_relay(plan: Plan, worlds: Worlds, results: report.Results) -> No
                                   {**world.overrides(), "order_events_topic": warm_topic},
                                   batch=100, exactly_once=True, infra=infra)
 
-        await warmup.warm_up("the Kafka broker", [procs.kafka_pid()], warm_up_round, say)
+        await warmup.warm_up("the Kafka broker", [procs.kafka_pid()], warm_up_round, say,
+                             plan.warm_up_rounds)
         for batch in plan.batches:
             rows = plan.drain_rows_batch1 if batch == 1 else plan.drain_rows
             results.drain_rows[batch] = rows
@@ -219,7 +222,7 @@ async def _e2e_runs(label: str, rates: tuple[int, ...], plan: Plan, world: World
             await e2e.measure(orders, stock, WARM_UP_RATE, WARM_UP_SECONDS, {}, check=check,
                               within=120)
 
-        await warmup.warm_up(label, jvms, warm_up_round, say)
+        await warmup.warm_up(label, jvms, warm_up_round, say, plan.warm_up_rounds)
         saturated_at: int | None = None
         for rate in rates:
             if saturated_at is not None and rate not in MUST_MEASURE:
@@ -326,7 +329,7 @@ async def bench_debezium(plan: Plan, worlds: Worlds, results: report.Results,
                 await debezium_drain(min(WARM_UP_ROWS, n))
 
             await warmup.warm_up("Kafka Connect and the broker", [connect_pid, procs.kafka_pid()],
-                                 warm_up_round, say)
+                                 warm_up_round, say, plan.warm_up_rounds)
             for config, extra in configs.items():
                 if extra:
                     await connector.configure(extra)

@@ -21,8 +21,10 @@ MAX_ROUNDS = 30
 
 
 async def warm_up(what: str, pids: Sequence[int | None],
-                  one_round: Callable[[], Awaitable[None]], say: Callable[[str], None]) -> None:
-    """Run `one_round` (discarded) until the compilers of the JVMs `pids` are quiet over one.
+                  one_round: Callable[[], Awaitable[None]], say: Callable[[str], None],
+                  max_rounds: int = MAX_ROUNDS) -> None:
+    """Run `one_round` (discarded) until the compilers of the JVMs `pids` are quiet over one,
+    `max_rounds` at most.
 
     A pid of None (a JVM `infra/` did not start) is not watched; with none to watch, one round.
     """
@@ -31,7 +33,7 @@ async def warm_up(what: str, pids: Sequence[int | None],
         say(f"  warm-up: {what}: no JVM started by infra/ to watch; one round")
         await one_round()
         return
-    for count in range(1, MAX_ROUNDS + 1):
+    for count in range(1, max_rounds + 1):
         jit, cpu = _jit_and_cpu(watched)
         await one_round()
         jit_after, cpu_after = _jit_and_cpu(watched)
@@ -41,7 +43,7 @@ async def warm_up(what: str, pids: Sequence[int | None],
                 "the CPU in the last)")
             return
     say(f"  warm-up: {what}: JIT compilers still took {share:.0%} of the CPU after "
-        f"{MAX_ROUNDS} rounds; measuring anyway")
+        f"{max_rounds} round(s); measuring anyway")
 
 
 def _jit_and_cpu(pids: list[int]) -> tuple[float, float]:
