@@ -189,7 +189,8 @@ def targets(results: Results) -> str:
     if dbz200:
         dbz_p99 = _median([r["p99"] for r in dbz200])
         add("e2e p99 <= a third of default Debezium's (200/s)",
-            f"{p99:.1f} vs {dbz_p99:.1f} ms" if p99 is not None else f"- vs {dbz_p99:.1f} ms",
+            f"{p99:.1f} vs {dbz_p99:.1f} ms = {ratio(p99, dbz_p99):.2f}" if p99 is not None
+            else f"- vs {dbz_p99:.1f} ms",
             None if p99 is None else p99 <= dbz_p99 / 3)
     else:
         add("e2e p99 <= a third of default Debezium's (200/s)", "-", None)
