@@ -48,9 +48,10 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
-def jit_cpu_seconds(pid: int, proc: Path = Path("/proc")) -> float:
-    """CPU seconds a JVM's JIT compiler threads (`C1/C2 CompilerThread<n>`) have used so far."""
-    total = 0
+def jit_threads(pid: int, proc: Path = Path("/proc")) -> dict[int, float]:
+    """CPU seconds so far of each of a JVM's JIT compiler threads (`C1/C2 CompilerThread<n>`),
+    by thread id. The JVM starts and stops compiler threads as the work comes and goes."""
+    threads: dict[int, float] = {}
     for task in (proc / str(pid) / "task").iterdir():
         try:
             raw = (task / "stat").read_text()
@@ -59,8 +60,14 @@ def jit_cpu_seconds(pid: int, proc: Path = Path("/proc")) -> float:
         # Thread names are cut to 15 characters: "C2 CompilerThre".
         if raw[raw.index("(") + 1:].startswith(("C1 CompilerThre", "C2 CompilerThre")):
             fields = raw[raw.rindex(")") + 2:].split()
-            total += int(fields[11]) + int(fields[12])
-    return total / _TICKS
+            threads[int(task.name)] = (int(fields[11]) + int(fields[12])) / _TICKS
+    return threads
+
+
+def jit_cpu_since(before: dict[int, float], after: dict[int, float]) -> float:
+    """Compiler CPU seconds between two `jit_threads` samples: what the threads alive at the
+    second one used since the first (a thread that ended between them is not counted)."""
+    return sum(seconds - before.get(tid, 0.0) for tid, seconds in after.items())
 
 
 def run_dir() -> Path:

@@ -37,7 +37,8 @@ async def warm_up(what: str, pids: Sequence[int | None],
         jit, cpu = _jit_and_cpu(watched)
         await one_round()
         jit_after, cpu_after = _jit_and_cpu(watched)
-        share = (jit_after - jit) / max(cpu_after - cpu, 1e-9)
+        compiling = sum(procs.jit_cpu_since(jit[pid], jit_after[pid]) for pid in watched)
+        share = compiling / max(cpu_after - cpu, 1e-9)
         if share < QUIET_SHARE:
             say(f"  warm-up: {what} warm after {count} round(s) (JIT compilers {share:.0%} of "
                 "the CPU in the last)")
@@ -46,6 +47,6 @@ async def warm_up(what: str, pids: Sequence[int | None],
         f"{max_rounds} round(s); measuring anyway")
 
 
-def _jit_and_cpu(pids: list[int]) -> tuple[float, float]:
-    return (sum(procs.jit_cpu_seconds(pid) for pid in pids),
+def _jit_and_cpu(pids: list[int]) -> tuple[dict[int, dict[int, float]], float]:
+    return ({pid: procs.jit_threads(pid) for pid in pids},
             sum(procs.cpu_seconds(pid) for pid in pids))

@@ -80,7 +80,14 @@ def test_jit_cpu_counts_only_the_compiler_threads(tmp_path: Path) -> None:
     _fake_thread(tmp_path, 42, 44, "C1 CompilerThre", ticks, 0)
     _fake_thread(tmp_path, 42, 45, "data-plane-kafk", 50 * ticks, 9 * ticks)
     _fake_thread(tmp_path, 42, 46, "GC Thread#0", 7 * ticks, 0)
-    assert procs.jit_cpu_seconds(42, proc=tmp_path) == 5.0
+    assert procs.jit_threads(42, proc=tmp_path) == {43: 4.0, 44: 1.0}
+
+
+def test_jit_cpu_since_ignores_a_compiler_thread_that_ended() -> None:
+    # The JVM stops idle compiler threads: one gone must not count as negative compiling.
+    before = {43: 4.0, 44: 9.0}
+    after = {43: 4.5, 47: 0.25}  # 44 ended, 47 started
+    assert procs.jit_cpu_since(before, after) == 0.75
 
 
 async def test_warm_up_runs_rounds_until_the_compiler_is_quiet(
@@ -88,7 +95,7 @@ async def test_warm_up_runs_rounds_until_the_compiler_is_quiet(
     # Each round the JVM uses 10 CPU s, of which the compiler 6, then 2, then 0.3.
     jit_per_round = iter([6.0, 2.0, 0.3, 0.1])
     clock = {"jit": 0.0, "cpu": 0.0}
-    monkeypatch.setattr(procs, "jit_cpu_seconds", lambda pid: clock["jit"])
+    monkeypatch.setattr(procs, "jit_threads", lambda pid: {1: clock["jit"]})
     monkeypatch.setattr(procs, "cpu_seconds", lambda pid: clock["cpu"])
     rounds: list[int] = []
 
@@ -106,7 +113,7 @@ async def test_warm_up_runs_rounds_until_the_compiler_is_quiet(
 
 async def test_warm_up_gives_up_after_its_rounds(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = {"jit": 0.0, "cpu": 0.0}
-    monkeypatch.setattr(procs, "jit_cpu_seconds", lambda pid: clock["jit"])
+    monkeypatch.setattr(procs, "jit_threads", lambda pid: {1: clock["jit"]})
     monkeypatch.setattr(procs, "cpu_seconds", lambda pid: clock["cpu"])
     rounds: list[int] = []
 
