@@ -15,17 +15,22 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _stat_fields(pid: int) -> list[str]:
-    raw = Path(f"/proc/{pid}/stat").read_text()
-    # The command name (field 2) may hold spaces; the fields after its ")" are fixed, so
-    # index 0 here is field 3 of the whole line.
-    return raw[raw.rindex(")") + 2:].split()
+def _stat(path: Path) -> tuple[str, list[str]]:
+    """A `/proc/.../stat` file's command name and the fields after it (index 0 is field 3)."""
+    raw = path.read_text()
+    # The command name (field 2) may hold spaces and parentheses; the fields after its last
+    # ")" are fixed.
+    return raw[raw.index("(") + 1:raw.rindex(")")], raw[raw.rindex(")") + 2:].split()
+
+
+def _cpu(fields: list[str]) -> float:
+    """User + system CPU seconds from `_stat` fields (utime and stime, fields 14 and 15)."""
+    return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds a process has used so far (`/proc/<pid>/stat`)."""
-    fields = _stat_fields(pid)
-    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
+    return _cpu(_stat(Path(f"/proc/{pid}/stat"))[1])
 
 
 def tree_cpu_seconds(pid: int) -> float:
@@ -34,17 +39,17 @@ def tree_cpu_seconds(pid: int) -> float:
     For PostgreSQL's postmaster: its backends come and go, and the kernel adds each one's
     time to the postmaster's cutime/cstime when it is reaped.
     """
-    fields = _stat_fields(pid)
-    total = sum(int(fields[i]) for i in (11, 12, 13, 14)) / _TICKS  # u/s time, reaped cu/cs
+    fields = _stat(Path(f"/proc/{pid}/stat"))[1]
+    total = _cpu(fields) + (int(fields[13]) + int(fields[14])) / _TICKS  # + reaped cu/cs
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            child = _stat_fields(int(entry.name))
-        except (OSError, ValueError):
+            child = _stat(entry / "stat")[1]
+        except OSError:
             continue  # exited meanwhile: its time is in the postmaster's cutime by now
         if child[1] == str(pid):  # ppid
-            total += (int(child[11]) + int(child[12])) / _TICKS
+            total += _cpu(child)
     return total
 
 
@@ -54,13 +59,12 @@ def jit_threads(pid: int, proc: Path = Path("/proc")) -> dict[int, float]:
     threads: dict[int, float] = {}
     for task in (proc / str(pid) / "task").iterdir():
         try:
-            raw = (task / "stat").read_text()
+            name, fields = _stat(task / "stat")
         except OSError:
             continue  # the thread ended
         # Thread names are cut to 15 characters: "C2 CompilerThre".
-        if raw[raw.index("(") + 1:].startswith(("C1 CompilerThre", "C2 CompilerThre")):
-            fields = raw[raw.rindex(")") + 2:].split()
-            threads[int(task.name)] = (int(fields[11]) + int(fields[12])) / _TICKS
+        if name.startswith(("C1 CompilerThre", "C2 CompilerThre")):
+            threads[int(task.name)] = _cpu(fields)
     return threads
 
 
