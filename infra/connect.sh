@@ -6,9 +6,9 @@
 #   infra/connect.sh start       fetch jars if needed, start the worker, wait for its REST API
 #   infra/connect.sh stop        SIGTERM, then SIGKILL after 30s (idempotent)
 #   infra/connect.sh status      exit 0 when running, 3 when not
-#   infra/connect.sh register    create or update the outbox connector and wait until it runs
+#   infra/connect.sh register    create or update the outbox connectors and wait until they run
 #                                (infra/debezium/outbox-connector.json; needs RELAY_MODE=debezium)
-#   infra/connect.sh unregister  delete the connector and its offsets, drop its slot and publication
+#   infra/connect.sh unregister  delete the connectors and their offsets, drop their slots and publications
 #   infra/connect.sh fetch       only download the jars
 #
 # Files: $RUN_DIR/connect/ (worker properties), $RUN_DIR/connect.pid, $RUN_DIR/logs/connect.log.
@@ -251,14 +251,13 @@ cmd_register() {
 cmd_unregister() {
     require_worker
     python3 "$DEBEZIUM_DIR/register.py" unregister
-    # The slot keeps WAL for the connector until dropped, so drop it, and the publication
+    # Each slot keeps WAL for its connector until dropped, so drop it, and the publication
     # with it. The stopped task's walsender may take a moment to exit: retry while the slot
     # is still in use.
-    local slot publication
-    slot="$(python3 "$DEBEZIUM_DIR/register.py" get slot.name)"
-    publication="$(python3 "$DEBEZIUM_DIR/register.py" get publication.name)"
-    bash "$INFRA_DIR/postgres.sh" psql -X -q -v ON_ERROR_STOP=1 -v slot="$slot" \
-        -v publication="$publication" -d "$ORDER_DB_NAME" >/dev/null <<'EOF' ||
+    local database slot publication
+    python3 "$DEBEZIUM_DIR/register.py" slots | while read -r database slot publication; do
+        bash "$INFRA_DIR/postgres.sh" psql -X -q -v ON_ERROR_STOP=1 -v slot="$slot" \
+            -v publication="$publication" -d "$database" >/dev/null <<'EOF' ||
 SET client_min_messages = warning;
 SELECT set_config('cdc.slot', :'slot', false);
 DO $$
@@ -281,8 +280,9 @@ END
 $$;
 DROP PUBLICATION IF EXISTS :"publication";
 EOF
-        die "dropping replication slot $slot / publication $publication in $ORDER_DB_NAME failed"
-    say "connect: dropped replication slot $slot and publication $publication"
+            die "dropping replication slot $slot / publication $publication in $database failed"
+        say "connect: dropped replication slot $slot and publication $publication in $database"
+    done
 }
 
 cmd_fetch() {

@@ -1,7 +1,10 @@
 """Apply every service's migrations to its database: `python -m services.migrate`.
 
-The order service and the relay share the orders database (the outbox lives beside the
-orders); the inventory service has a database of its own.
+Each service has a database of its own; in each, beside the service's own tables, the
+building blocks it uses keep theirs: the outbox (`shared/outbox`), the inbox's dedupe
+(`shared/inbox`) and the relay's lease. A service's own migrations come first: databases made
+before the building blocks had migrations of their own have some of their tables already,
+which the building blocks' migrations then leave as they are.
 """
 
 from __future__ import annotations
@@ -21,20 +24,25 @@ def migration_plan(settings: CommonSettings) -> list[tuple[str, str, str]]:
     A service that is not there (a project generated without the polling relay) is left out.
     """
     plan = [
-        ("order", "services.order", settings.order_db_name),
-        ("relay", "services.relay", settings.order_db_name),
-        ("inventory", "services.inventory", settings.inventory_db_name),
+        (migration_set, package, database)
+        for service, database in (("order", settings.order_db_name),
+                                  ("inventory", settings.inventory_db_name))
+        for migration_set, package in ((service, f"services.{service}"),
+                                       ("outbox", "shared.outbox"),
+                                       ("inbox", "shared.inbox"),
+                                       ("relay", "services.relay"))
     ]
     return [step for step in plan if importlib.util.find_spec(step[1]) is not None]
 
 
 async def migrate(settings: CommonSettings) -> dict[str, list[str]]:
-    """Apply all pending migrations; return the versions applied per migration set."""
+    """Apply all pending migrations; return the versions applied per `database/set`."""
     applied: dict[str, list[str]] = {}
     for migration_set, package, database in migration_plan(settings):
         pool = await create_pool(settings.dsn(database), minsize=1, maxsize=2)
         try:
-            applied[migration_set] = await apply_migrations(pool, migration_set, package)
+            applied[f"{database}/{migration_set}"] = await apply_migrations(
+                pool, migration_set, package)
         finally:
             await close_pool(pool)
     return applied

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import faust
 from faust.web import Request, Response, View
 
 from shared.resources import PostgresPool
@@ -42,3 +43,19 @@ class HealthView(View):
         if waiting is not None:
             return self.json({"status": "starting", "waiting_for": waiting}, status=503)
         return self.json({"status": "ok"})
+
+
+def consuming(app: faust.App, topic: str) -> Callable[[], str | None]:
+    """A readiness check: ready once the app's consumer has partitions of `topic`.
+
+    Before that, an event on the topic would wait unseen.
+    """
+
+    def not_consuming_yet() -> str | None:
+        try:
+            assigned = any(tp.topic == topic for tp in app.consumer.assignment())
+        except Exception:  # the consumer is not started yet
+            assigned = False
+        return None if assigned else f"partitions of {topic}"
+
+    return not_consuming_yet

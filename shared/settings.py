@@ -30,6 +30,8 @@ class CommonSettings(BaseSettings):
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     order_events_topic: str = "order.events"
     order_events_partitions: int = Field(default=3, ge=1)
+    inventory_events_topic: str = "inventory.events"
+    inventory_events_partitions: int = Field(default=3, ge=1)
 
     data_dir: str = ".run/faust"
 
@@ -54,3 +56,20 @@ class CommonSettings(BaseSettings):
     def kafka_broker_url(self) -> str:
         """The bootstrap servers as the `kafka://` URL Faust expects."""
         return ";".join(f"kafka://{server}" for server in self.kafka_bootstrap_servers.split(","))
+
+
+class ConsumerSettings(CommonSettings):
+    """Settings of a service that reads a topic through the inbox (see `.env.example`)."""
+
+    # Kafka consumer group timing: a dead worker's partitions move after the session timeout.
+    consumer_session_timeout_seconds: float = Field(default=30.0, ge=6.0)
+    # How often offsets of applied records are committed. Often: Faust keeps every offset a
+    # Kafka transaction marker takes (one per partition per relay batch) in a tree it
+    # rebuilds at each new one until the next commit.
+    consumer_commit_interval_seconds: float = Field(default=0.2, gt=0)
+    # At most this many records per database transaction: those that arrived while the
+    # previous transaction ran (one at a time when the topic is quiet).
+    consumer_batch_size: int = Field(default=500, ge=1)
+    # Backoff between attempts at a batch the database refused for a passing reason.
+    consumer_retry_initial_seconds: float = Field(default=0.1, gt=0)
+    consumer_retry_max_seconds: float = Field(default=5.0, gt=0)

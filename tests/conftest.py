@@ -86,13 +86,14 @@ async def world(
     created_databases: list[str],
     created_topics: list[str],
 ) -> World:
-    """Fresh, migrated databases and a fresh topic; all are removed after the run."""
+    """Fresh, migrated databases and fresh topics; all are removed after the run."""
     suffix = uuid.uuid4().hex[:12]
     created = World(
         suffix=suffix,
         order_db_name=f"{TEST_DATABASE_PREFIX}orders_{suffix}",
         inventory_db_name=f"{TEST_DATABASE_PREFIX}inventory_{suffix}",
         order_events_topic=f"order.events.test-{suffix}",
+        inventory_events_topic=f"inventory.events.test-{suffix}",
         data_dir=str(tmp_path),
     )
     admin = await create_pool(common_settings.dsn("postgres"), minsize=1, maxsize=1)
@@ -105,12 +106,10 @@ async def world(
         await close_pool(admin)
     settings = common_settings.model_copy(update=created.overrides())
     await migrate(settings)
-    created_topics.append(created.order_events_topic)
-    await ensure_topic(
-        settings.kafka_bootstrap_servers,
-        created.order_events_topic,
-        partitions=settings.order_events_partitions,
-    )
+    for topic in (created.order_events_topic, created.inventory_events_topic):
+        created_topics.append(topic)
+        await ensure_topic(
+            settings.kafka_bootstrap_servers, topic, partitions=settings.order_events_partitions)
     return created
 
 

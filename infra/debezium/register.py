@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
-"""Register the outbox connector with Kafka Connect, or remove it again.
+"""Register the outbox connectors with Kafka Connect, or remove them again.
 
-    python3 infra/debezium/register.py register     create or update, then wait until it runs
-    python3 infra/debezium/register.py unregister   stop it, delete its offsets, delete it
-    python3 infra/debezium/register.py render       print the connector JSON (password masked)
-    python3 infra/debezium/register.py get KEY      print one rendered config value
+    python3 infra/debezium/register.py register     create or update each, wait until they run
+    python3 infra/debezium/register.py unregister   stop each, delete its offsets, delete it
+    python3 infra/debezium/register.py render       print the connectors' JSON (password masked)
+    python3 infra/debezium/register.py slots        print "database slot publication" per outbox
 
+One connector per database that has an outbox: the order service's (to ORDER_EVENTS_TOPIC)
+and the inventory's (to INVENTORY_EVENTS_TOPIC); DEBEZIUM_OUTBOXES=order (say) picks some.
 `outbox-connector.json` is a template: `${VAR}` and `${VAR:-default}` inside its strings are
-filled from the environment. `infra/connect.sh register` runs this with the project's settings;
-a one-shot container (docker compose, `cdc` profile) can run it as is with CONNECT_URL set,
-since it needs nothing but the Python standard library.
+filled from the environment, and `${OUTBOX_*}` from the settings of the outbox (`OUTBOXES`).
+`infra/connect.sh register` runs this with the project's settings; a one-shot container
+(docker compose, `cdc` profile) can run it as is with CONNECT_URL set, since it needs nothing
+but the Python standard library.
 """
 
 from __future__ import annotations
@@ -28,6 +31,30 @@ from typing import Any
 TEMPLATE = Path(__file__).resolve().parent / "outbox-connector.json"
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 SECRET_KEYS = frozenset({"database.password"})
+
+# Each outbox's `${OUTBOX_*}` values: (the variable they come from, its default or None).
+OUTBOXES: dict[str, dict[str, tuple[str, str | None]]] = {
+    "order": {
+        "OUTBOX_DB_NAME": ("ORDER_DB_NAME", None),
+        "OUTBOX_TOPIC": ("ORDER_EVENTS_TOPIC", "order.events"),
+        "OUTBOX_PARTITIONS": ("ORDER_EVENTS_PARTITIONS", "3"),
+        "OUTBOX_CONNECTOR_NAME": ("DEBEZIUM_CONNECTOR_NAME", "order-outbox"),
+        "OUTBOX_SLOT_NAME": ("DEBEZIUM_SLOT_NAME", "order_outbox"),
+        "OUTBOX_PUBLICATION_NAME": ("DEBEZIUM_PUBLICATION_NAME", "order_outbox"),
+    },
+    "inventory": {
+        "OUTBOX_DB_NAME": ("INVENTORY_DB_NAME", None),
+        "OUTBOX_TOPIC": ("INVENTORY_EVENTS_TOPIC", "inventory.events"),
+        "OUTBOX_PARTITIONS": ("INVENTORY_EVENTS_PARTITIONS", "3"),
+        "OUTBOX_CONNECTOR_NAME": ("DEBEZIUM_INVENTORY_CONNECTOR_NAME", "inventory-outbox"),
+        "OUTBOX_SLOT_NAME": ("DEBEZIUM_INVENTORY_SLOT_NAME", "inventory_outbox"),
+        "OUTBOX_PUBLICATION_NAME": ("DEBEZIUM_INVENTORY_PUBLICATION_NAME", "inventory_outbox"),
+    },
+}
+# Every variable read for the outboxes, besides the template's own.
+OUTBOX_VARIABLES = frozenset(
+    source for values in OUTBOXES.values() for source, _ in values.values()
+) | {"DEBEZIUM_OUTBOXES"}
 
 
 class RegistrationError(Exception):
@@ -50,13 +77,43 @@ def substitute(text: str, env: dict[str, str], missing: set[str]) -> str:
     return PLACEHOLDER.sub(fill, text)
 
 
-def render(env: dict[str, str] | None = None, template: Path = TEMPLATE) -> dict[str, Any]:
-    """The connector's `{"name": ..., "config": {...}}` with every placeholder filled.
+def selected_outboxes(env: dict[str, str]) -> list[str]:
+    """The outboxes DEBEZIUM_OUTBOXES names (comma-separated), all of them by default."""
+    names = [name.strip() for name in env.get("DEBEZIUM_OUTBOXES", "").split(",") if name.strip()]
+    unknown = sorted(set(names) - OUTBOXES.keys())
+    if unknown:
+        raise RegistrationError(
+            f"DEBEZIUM_OUTBOXES names unknown outboxes {', '.join(unknown)}; "
+            f"known: {', '.join(OUTBOXES)}")
+    return names or list(OUTBOXES)
+
+
+def outbox_env(env: dict[str, str], outbox: str) -> dict[str, str]:
+    """`env` with the `OUTBOX_*` values of one outbox filled in from its settings."""
+    filled = dict(env)
+    missing = []
+    for name, (source, default) in OUTBOXES[outbox].items():
+        value = env.get(source) or default
+        if value is None:
+            missing.append(source)
+        else:
+            filled[name] = value
+    if missing:
+        raise RegistrationError(
+            f"the {outbox} outbox's connector needs these environment variables: "
+            f"{', '.join(sorted(missing))}")
+    return filled
+
+
+def render(
+    env: dict[str, str] | None = None, template: Path = TEMPLATE, outbox: str = "order"
+) -> dict[str, Any]:
+    """One outbox's connector, `{"name": ..., "config": {...}}`, every placeholder filled.
 
     Substitution happens after parsing, inside string values only, so a password with quotes
     or backslashes cannot break the JSON.
     """
-    env = dict(os.environ) if env is None else env
+    env = outbox_env(dict(os.environ) if env is None else env, outbox)
     missing: set[str] = set()
     raw = json.loads(template.read_text(encoding="utf-8"))
     name = substitute(raw["name"], env, missing)
@@ -151,8 +208,18 @@ def wait_until_running(base: str, name: str, timeout: float) -> None:
 
 
 def register(env: dict[str, str], timeout: float) -> str:
-    """Create or update the connector (PUT is idempotent) and wait until it runs."""
-    connector = render(env)
+    """Create or update every selected outbox's connector and wait until each runs."""
+    return "\n".join(register_one(env, outbox, timeout) for outbox in selected_outboxes(env))
+
+
+def unregister(env: dict[str, str], timeout: float) -> str:
+    """Remove every selected outbox's connector (see `unregister_one`)."""
+    return "\n".join(unregister_one(env, outbox, timeout) for outbox in selected_outboxes(env))
+
+
+def register_one(env: dict[str, str], outbox: str, timeout: float) -> str:
+    """Create or update one connector (PUT is idempotent) and wait until it runs."""
+    connector = render(env, outbox=outbox)
     name = connector["name"]
     base = connect_url(env)
     wait_for_worker(base, timeout)
@@ -166,9 +233,9 @@ def register(env: dict[str, str], timeout: float) -> str:
     return f"connector {name} running ({'created' if status == 201 else 'updated'})"
 
 
-def unregister(env: dict[str, str], timeout: float) -> str:
-    """Stop the connector, reset its offsets, delete it: a later register starts afresh."""
-    name = render(env)["name"]
+def unregister_one(env: dict[str, str], outbox: str, timeout: float) -> str:
+    """Stop one connector, reset its offsets, delete it: a later register starts afresh."""
+    name = render(env, outbox=outbox)["name"]
     base = f"{connect_url(env)}/connectors/{urllib.parse.quote(name, safe='')}"
     status, body = call("GET", f"{base}/status")
     if status == 404:
@@ -203,12 +270,16 @@ def main(argv: list[str]) -> int:
             case ["unregister"]:
                 print(unregister(env, timeout))
             case ["render"]:
-                connector = render(env)
-                for key in SECRET_KEYS & connector["config"].keys():
-                    connector["config"][key] = "********"
-                print(json.dumps(connector, indent=2))
-            case ["get", key]:
-                print(render(env)["config"][key])
+                for outbox in selected_outboxes(env):
+                    connector = render(env, outbox=outbox)
+                    for key in SECRET_KEYS & connector["config"].keys():
+                        connector["config"][key] = "********"
+                    print(json.dumps(connector, indent=2))
+            case ["slots"]:
+                for outbox in selected_outboxes(env):
+                    config = render(env, outbox=outbox)["config"]
+                    print(config["database.dbname"], config["slot.name"],
+                          config["publication.name"])
             case _:
                 print(__doc__, file=sys.stderr)
                 return 2

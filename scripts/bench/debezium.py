@@ -60,7 +60,7 @@ class Connector:
         self.slot = f"bench_outbox_{world.suffix}"
         self.heartbeat_topic = f"__debezium-heartbeat.{self.name}"
         self.env = connector_env(world, settings, name=self.name, slot=self.slot,
-                                 publication=self.slot)
+                                 publication=self.slot, outboxes="order")
         self.registered = False
         self.tuning: dict[str, str] = {}
 

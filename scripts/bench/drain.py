@@ -23,11 +23,12 @@ from opentelemetry import trace
 
 from scripts.bench.procs import InfraCpu
 from services.relay.checkpoint import checkpoint_of
-from services.relay.outbox import Settling, fetch_unpublished
 from services.relay.relay import Relay
 from services.relay.sending import Outgoing
 from services.relay.settings import RelaySettings
+from services.relay.settling import Settling
 from services.relay.tracing import traced_batch
+from shared.outbox.publishing import fetch_unpublished
 from shared.settings import CommonSettings
 
 
@@ -116,7 +117,7 @@ async def run_drain(pool: aiopg.Pool, common: CommonSettings, overrides: dict[st
                               "relay_transactional_id": f"bench-relay-{uuid.uuid4().hex[:12]}"}
     settings = RelaySettings(**values)
     if exactly_once:
-        relay = Relay(pool, settings)
+        relay = Relay(pool, settings.routes()[0], settings)
         await relay.open()  # topics, InitProducerId, checkpoint recovery
         try:
             window = Window(infra)

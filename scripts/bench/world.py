@@ -61,6 +61,7 @@ class Worlds:
             order_db_name=f"bench_orders_{suffix}",
             inventory_db_name=f"bench_inventory_{suffix}",
             order_events_topic=f"bench.order.events.{suffix}",
+            inventory_events_topic=f"bench.inventory.events.{suffix}",
             data_dir=f"{self.data_root}/{suffix}",
         )
         admin = await create_pool(self.settings.dsn("postgres"), minsize=1, maxsize=1)
@@ -82,10 +83,10 @@ class Worlds:
                         await cur.execute(COMMIT_STAMP.format(table=table))
                 finally:
                     await close_pool(pool)
-        await self.topic(world.order_events_topic)
-        # What the services create next to it: checkpoints and dead letters.
-        self.topics += [f"{world.order_events_topic}.relay-checkpoints",
-                        f"{world.order_events_topic}.dlq"]
+        for events_topic in (world.order_events_topic, world.inventory_events_topic):
+            await self.topic(events_topic)
+            # What the services create next to it: checkpoints and dead letters.
+            self.topics += [f"{events_topic}.relay-checkpoints", f"{events_topic}.dlq"]
         return world
 
     async def topic(self, name: str) -> str:

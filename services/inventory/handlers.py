@@ -1,65 +1,127 @@
 """What the inventory service does, independent of Kafka and HTTP.
 
-`apply_events` is the only writer of reservations. A batch of events is one statement (the
-function `apply_order_events` of migration 0002), and so one transaction: each event's id is
-recorded (the dedupe) with every line of its order reserved, or none of them; one commit makes
-the whole batch durable, or none of it.
+The event handlers run inside the inbox's transaction (`shared/inbox`), after it recorded the
+event's id: each changes the stock and writes its answer to the inventory's own outbox in
+that one transaction, so a stock change and its outcome event commit together or not at all.
+`HANDLERS` says which handler applies which event type.
 """
 
 from __future__ import annotations
 
-import json
+import logging
+import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from uuid import UUID
 
 import aiopg
 
 from services.inventory import queries
-from services.inventory.models import Outcome, Reservation, ReservedLine, Stock
+from services.inventory.models import Reservation, ReservedLine, Stock
+from shared import outbox
 from shared.db import transaction
-from shared.events import OrderCreated, OrderLine
+from shared.events import (
+    Envelope,
+    OrderCancelled,
+    OrderCreated,
+    OrderLine,
+    ReleasedLine,
+    StockRejected,
+    StockRejectedPayload,
+    StockReleased,
+    StockReleasedPayload,
+    StockReserved,
+    StockReservedPayload,
+    UnfitLine,
+)
+from shared.inbox.registry import Registry
+from shared.tracing import current_traceparent
+
+logger = logging.getLogger(__name__)
 
 
-async def apply_events(pool: aiopg.Pool, events: Sequence[OrderCreated]) -> list[Outcome]:
-    """Apply `OrderCreated` events in order, in one transaction; one outcome per event.
+async def reserve_stock(cur: aiopg.Cursor, event: OrderCreated) -> None:
+    """Reserve every line of a new order or none; answer `StockReserved` or `StockRejected`.
 
-    Each reserves all its lines or none; a repeat of an applied event changes nothing. Any
-    error rolls the whole batch back: nothing of it is applied, so it can simply be retried.
+    A second `OrderCreated` for an order that has an outcome already changes nothing.
     """
-    if not events:
-        return []
-    batch = json.dumps([_arguments(event) for event in events])
-    # One autocommitted statement is a transaction of its own: the whole batch in one round
-    # trip, without BEGIN and COMMIT round trips around it.
-    async with pool.acquire() as conn, conn.cursor() as cur:
-        await cur.execute(queries.APPLY_ORDER_EVENTS, {"events": batch})
-        rows = await cur.fetchall()
-    if len(rows) != len(events):
-        raise RuntimeError(f"{len(events)} events applied, {len(rows)} outcomes returned")
-    return [Outcome(status=status, reason=reason) for status, reason in rows]
-
-
-async def apply_event(pool: aiopg.Pool, event: OrderCreated) -> Outcome:
-    """Apply one `OrderCreated` in a transaction of its own."""
-    [outcome] = await apply_events(pool, [event])
-    return outcome
-
-
-def _arguments(event: OrderCreated) -> dict[str, object]:
+    order_id = event.payload.order_id
     wanted = _quantities_by_sku(event.payload.items)
-    return {
-        "event_id": str(event.event_id),
-        "event_type": event.event_type,
-        "order_id": str(event.payload.order_id),
-        "skus": list(wanted),
-        "quantities": list(wanted.values()),
-    }
+    await cur.execute(queries.LOCK_STOCK, {"skus": sorted(wanted)})
+    have = {sku: available for sku, available in await cur.fetchall()}
+    unfit = [UnfitLine(sku=sku, quantity=quantity, reason=_why_unfit(sku, quantity, have))
+             for sku, quantity in sorted(wanted.items())
+             if have.get(sku, 0) < quantity]
+    reason = "; ".join(line.reason for line in unfit) or None
+    await cur.execute(queries.INSERT_RESERVATION, {
+        "order_id": order_id, "event_id": event.event_id,
+        "status": "rejected" if unfit else "reserved", "reason": reason,
+    })
+    if await cur.fetchone() is None:
+        logger.info("order %s already has an outcome; event %s changes nothing",
+                    order_id, event.event_id)
+        return
+    answer: Envelope
+    if unfit:
+        logger.info("order %s rejected: %s", order_id, reason)
+        answer = StockRejected(**_envelope(order_id), payload=StockRejectedPayload(
+            order_id=order_id, reason=reason or "", lines=unfit))
+    else:
+        await cur.execute(queries.TAKE_STOCK, {
+            "order_id": order_id, "skus": list(wanted), "quantities": list(wanted.values())})
+        answer = StockReserved(**_envelope(order_id), payload=StockReservedPayload(
+            order_id=order_id, items=event.payload.items))
+    await outbox.write(cur, answer, current_traceparent())
 
 
-def _quantities_by_sku(items: list[OrderLine]) -> dict[str, int]:
-    # Lines of one SKU added up; the database function locks them in SKU order itself.
+async def release_stock(cur: aiopg.Cursor, event: OrderCancelled) -> None:
+    """Give back what a cancelled order had reserved (nothing if rejected); `StockReleased`."""
+    order_id = event.payload.order_id
+    await cur.execute(queries.LOCK_RESERVATION, {"order_id": order_id})
+    row = await cur.fetchone()
+    returned: list[ReleasedLine] = []
+    if row is None:
+        # Its OrderCreated was never applied (dead-lettered, say): nothing is held, and
+        # none ever will be.
+        await cur.execute(queries.INSERT_RELEASED,
+                          {"order_id": order_id, "event_id": event.event_id})
+    elif row[0] == "released":
+        logger.info("order %s was released already; event %s changes nothing",
+                    order_id, event.event_id)
+        return
+    elif row[0] == "reserved":
+        await cur.execute(queries.LOCK_RESERVED_STOCK, {"order_id": order_id})
+        await cur.execute(queries.GIVE_BACK_STOCK, {"order_id": order_id})
+        returned = [ReleasedLine(sku=sku, quantity=quantity)
+                    for sku, quantity in await cur.fetchall()]
+    answer = StockReleased(**_envelope(order_id), payload=StockReleasedPayload(
+        order_id=order_id, items=returned))
+    await outbox.write(cur, answer, current_traceparent())
+
+
+# The one place that says which event types the inventory applies. Another type on the
+# topic is skipped (`shared/inbox/reader.py`).
+HANDLERS = Registry({
+    OrderCreated: reserve_stock,
+    OrderCancelled: release_stock,
+})
+
+
+def _envelope(order_id: UUID) -> dict[str, object]:
+    return {"event_id": uuid.uuid4(), "aggregate_id": order_id,
+            "occurred_at": datetime.now(UTC)}
+
+
+def _why_unfit(sku: str, quantity: int, have: dict[str, int]) -> str:
+    if sku not in have:
+        return f"unknown sku {sku}"
+    return f"not enough stock for {sku}: {have[sku]} available, {quantity} wanted"
+
+
+def _quantities_by_sku(items: Sequence[OrderLine]) -> dict[str, int]:
+    # Lines of one SKU added up, in SKU order.
     totals: dict[str, int] = {}
-    for line in items:
+    for line in sorted(items, key=lambda line: line.sku):
         totals[line.sku] = totals.get(line.sku, 0) + line.quantity
     return totals
 
@@ -89,6 +151,6 @@ async def get_reservation(pool: aiopg.Pool, order_id: UUID) -> Reservation | Non
             return None
         await cur.execute(queries.SELECT_RESERVATION_LINES, {"order_id": order_id})
         lines = [ReservedLine(sku=sku, quantity=quantity) for sku, quantity in await cur.fetchall()]
-    order_id, event_id, status, reason, created_at = row
+    order_id, event_id, status, reason, created_at, released_at = row
     return Reservation(order_id=order_id, event_id=event_id, status=status, reason=reason,
-                       items=lines, created_at=created_at)
+                       items=lines, created_at=created_at, released_at=released_at)

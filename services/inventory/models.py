@@ -1,4 +1,4 @@
-"""The inventory service's request and response bodies, and the outcome of applying an event."""
+"""The inventory service's request and response bodies."""
 
 from __future__ import annotations
 
@@ -35,20 +35,15 @@ class ReservedLine(BaseModel):
 
 
 class Reservation(BaseModel):
-    """What became of an order's request for stock, as `GET /reservations/{order_id}` returns it."""
+    """What became of an order's request for stock, as `GET /reservations/{order_id}` returns it.
+
+    `items` are the units held (`reserved`) or held and given back (`released`).
+    """
 
     order_id: UUID
     event_id: UUID
-    status: Literal["reserved", "rejected"]
+    status: Literal["reserved", "rejected", "released"]
     reason: str | None
     items: list[ReservedLine]
     created_at: datetime
-
-
-class Outcome(BaseModel):
-    """What applying one event did: reserved, rejected (with why), or nothing (a duplicate)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    status: Literal["reserved", "rejected", "duplicate"]
-    reason: str | None = None
+    released_at: datetime | None

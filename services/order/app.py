@@ -1,7 +1,9 @@
-"""The order service: routes `POST /orders`, `GET /orders/{order_id}`, `GET /health`.
+"""The order service: routes `POST /orders`, `GET /orders/{order_id}`,
+`POST /orders/{order_id}/cancel` and `GET /health`; consumes `inventory.events`.
 
-It produces nothing to Kafka itself: each order's event goes to the outbox in the order's
-own transaction, and the relay publishes it.
+It produces nothing to Kafka itself: each order's events go to the outbox in the order's own
+transaction, and the relay publishes them. Inventory's answers are applied once each (the
+inbox's dedupe, in the same transaction as the status change).
 """
 
 from __future__ import annotations
@@ -9,10 +11,13 @@ from __future__ import annotations
 import faust
 from opentelemetry.sdk.trace import TracerProvider
 
+from services.order.handlers import HANDLERS
 from services.order.settings import OrderSettings
-from services.order.views import OrdersView, OrderView
+from services.order.views import CancelOrderView, OrdersView, OrderView
 from shared.app import faust_app
-from shared.health import HealthView
+from shared.health import HealthView, consuming
+from shared.inbox.transport import use_read_committed
+from shared.inbox.wiring import consumer_options, read_topic
 from shared.resources import PostgresPool
 from shared.tracing import service_tracing
 from shared.web import bind
@@ -21,7 +26,8 @@ from shared.web import bind
 def create_app(
     settings: OrderSettings, *, tracer_provider: TracerProvider | None = None
 ) -> faust.App:
-    """The composition root: settings -> tracing -> pool -> views.
+    """The composition root: settings -> tracing -> pool -> reader of inventory's answers,
+    views.
 
     Spans go to `tracer_provider` if given (tests), else to a provider of the service's own,
     configured by the `OTEL_*` variables.
@@ -32,9 +38,10 @@ def create_app(
         settings,
         web_host=settings.order_http_host,
         web_port=settings.order_http_port,
-        consumes=False,
         tracing=tracing,
+        **consumer_options(settings),
     )
+    use_read_committed(app)
     database = PostgresPool(
         settings.dsn(settings.order_db_name),
         minsize=settings.db_pool_min,
@@ -42,9 +49,17 @@ def create_app(
         tracer=tracing.tracer,
     )
     app.add_dependency(database)
+    read_topic(
+        app, topic=settings.inventory_events_topic,
+        partitions=settings.inventory_events_partitions, registry=HANDLERS, database=database,
+        settings=settings, tracer=tracing.tracer, agent_name="order.apply_inventory_events",
+    )
 
     app.page("/orders")(
         bind(OrdersView, database=database, settings=settings, tracer=tracing.tracer))
     app.page("/orders/{order_id}")(bind(OrderView, database=database))
-    app.page("/health")(bind(HealthView, database=database))
+    app.page("/orders/{order_id}/cancel")(
+        bind(CancelOrderView, database=database, tracer=tracing.tracer))
+    app.page("/health")(bind(HealthView, database=database, not_ready=staticmethod(
+        consuming(app, settings.inventory_events_topic))))
     return app

@@ -39,11 +39,27 @@ class PlaceOrder(BaseModel):
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
 
 
+OrderStatus = Literal["placed", "confirmed", "rejected", "cancelling", "cancelled"]
+
+
+class StatusChange(BaseModel):
+    """When an order reached a status."""
+
+    status: OrderStatus
+    at: datetime
+
+
 class Order(BaseModel):
-    """An order as `POST /orders` and `GET /orders/{order_id}` return it."""
+    """An order as `POST /orders` and `GET /orders/{order_id}` return it.
+
+    `reason` says why inventory rejected it (None otherwise); `status_history` lists each
+    status it reached, oldest first.
+    """
 
     order_id: UUID
     customer_id: str
-    status: Literal["placed"]
+    status: OrderStatus
+    reason: str | None = None
     items: list[OrderLine]
     placed_at: datetime
+    status_history: list[StatusChange]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from shared.settings import CommonSettings
+from shared.settings import ConsumerSettings
 
 
-class OrderSettings(CommonSettings):
+class OrderSettings(ConsumerSettings):
     """Environment variables read by the order service (see `.env.example`)."""
 
+    # Also the Faust app id, and so the Kafka consumer group of its reader of inventory.events.
     order_service_name: str = "order-service"
     order_http_host: str = "127.0.0.1"
     order_http_port: int = Field(default=8080, ge=1, le=65535)

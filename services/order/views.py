@@ -8,7 +8,13 @@ from faust.web import Request, Response, View
 from opentelemetry import trace
 from pydantic import TypeAdapter, ValidationError
 
-from services.order.handlers import IdempotencyKeyReused, get_order, place_order
+from services.order.handlers import (
+    IdempotencyKeyReused,
+    OrderRejected,
+    cancel_order,
+    get_order,
+    place_order,
+)
 from services.order.models import IdempotencyKey, PlaceOrder
 from services.order.settings import OrderSettings
 from shared.resources import PostgresPool
@@ -55,13 +61,41 @@ class OrderView(View):
 
     async def get(self, request: Request, order_id: str) -> Response:
         try:
-            parsed = uuid.UUID(order_id)
-        except ValueError:
-            return error_response(self, BadRequest(400, "order_id", "is not a UUID"))
+            parsed = _order_id(order_id)
+        except BadRequest as error:
+            return error_response(self, error)
         order = await get_order(self.database.pool, parsed)
         if order is None:
             return error_response(self, BadRequest(404, "order_id", "no such order"))
         return self.json(order.model_dump(mode="json"))
+
+
+class CancelOrderView(View):
+    """`POST /orders/{order_id}/cancel`: cancel an order (202), or say where it stands."""
+
+    database: PostgresPool
+    tracer: trace.Tracer
+
+    async def post(self, request: Request, order_id: str) -> Response:
+        try:
+            parsed = _order_id(order_id)
+            cancelling = await cancel_order(self.database.pool, parsed, tracer=self.tracer)
+        except BadRequest as error:
+            return error_response(self, error)
+        except OrderRejected as rejected:
+            return error_response(self, BadRequest(
+                409, "status", f"the order was rejected ({rejected.reason}): nothing to cancel"))
+        if cancelling is None:
+            return error_response(self, BadRequest(404, "order_id", "no such order"))
+        return self.json(cancelling.order.model_dump(mode="json"),
+                         status=202 if cancelling.started else 200)
+
+
+def _order_id(raw: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise BadRequest(400, "order_id", "is not a UUID") from None
 
 
 def _read_idempotency_key(request: Request) -> str | None:

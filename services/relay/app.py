@@ -1,8 +1,10 @@
-"""The relay: publishes the outbox of the orders database to `order.events`; `GET /health`.
+"""The relay: publishes every service's outbox to its topic; `GET /health`.
 
-In `polling` mode (the default) it reads committed outbox rows and publishes them in Kafka
-transactions, exactly once; several relays may run and one of them publishes at a time. In
-`debezium` mode Kafka Connect relays the outbox and this process only answers `/health`.
+In `polling` mode (the default) it reads each outbox's committed rows and publishes them in
+Kafka transactions, exactly once: the orders database's to `order.events`, the inventory
+database's to `inventory.events` (`RELAY_OUTBOXES` names others). Several relays may run;
+one of them publishes each outbox at a time. In `debezium` mode Kafka Connect relays the
+outboxes and this process only answers `/health`.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from services.relay.service import DebeziumNotice, RelayService
 from services.relay.settings import RelaySettings
-from services.relay.views import HealthView
+from services.relay.views import RelayHealthView
 from shared.app import faust_app
 from shared.resources import PostgresPool
 from shared.tracing import service_tracing
@@ -22,7 +24,7 @@ from shared.web import bind
 def create_app(
     settings: RelaySettings, *, tracer_provider: TracerProvider | None = None
 ) -> faust.App:
-    """The composition root: settings -> tracing, pool -> relay service -> views.
+    """The composition root: settings -> tracing, a pool per outbox -> relay service -> views.
 
     Spans go to `tracer_provider` if given (tests), else to a provider of the service's own,
     configured by the `OTEL_*` variables.
@@ -35,18 +37,23 @@ def create_app(
     )
     if settings.relay_mode == "debezium":
         app.add_dependency(DebeziumNotice())
-        app.page("/health")(bind(HealthView, settings=settings, database=None, relay=None))
+        app.page("/health")(
+            bind(RelayHealthView, settings=settings, databases=[], service=None))
         return app
 
     # Not traced: polling would make a trace of a few statements every second; the relay's
     # spans are its records' (services/relay/tracing.py).
-    database = PostgresPool(
-        settings.dsn(settings.order_db_name),
-        minsize=settings.db_pool_min, maxsize=settings.db_pool_max,
-    )
-    relay = RelayService(database, settings, tracer=tracing.tracer)
-    # Dependencies start in this order and stop in reverse: the relay stops before the pool.
-    app.add_dependency(database)
-    app.add_dependency(relay)
-    app.page("/health")(bind(HealthView, settings=settings, database=database, relay=relay))
+    outboxes = [
+        (route, PostgresPool(settings.dsn(route.database), minsize=settings.db_pool_min,
+                             maxsize=settings.db_pool_max))
+        for route in settings.routes()
+    ]
+    service = RelayService(outboxes, settings, tracer=tracing.tracer)
+    # Dependencies start in this order and stop in reverse: the relays stop before the pools.
+    for _route, database in outboxes:
+        app.add_dependency(database)
+    app.add_dependency(service)
+    app.page("/health")(bind(RelayHealthView, settings=settings,
+                             databases=[database for _route, database in outboxes],
+                             service=service))
     return app

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
-from services.relay.records import OutboxRow
 from shared.kafka import ensure_topic, read_committed_consumer
+from shared.outbox.records import OutboxRow
 
 PARTITION = 0
 _SCAN_WINDOW = 16  # records read from the end first; doubled until our key turns up

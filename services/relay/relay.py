@@ -1,4 +1,4 @@
-"""The relay's core: committed outbox rows to Kafka, exactly once, whatever crashes.
+"""The relay's core: one outbox's committed rows to Kafka, exactly once, whatever crashes.
 
 One round of the loop renews the lease and publishes one batch: the batch's events and a
 checkpoint naming its outbox ids go in ONE Kafka transaction, then the rows are settled
@@ -28,13 +28,14 @@ from opentelemetry import trace
 from services.relay import checkpoint
 from services.relay.lease import Lease
 from services.relay.listener import OutboxListener
-from services.relay.outbox import Settling, fetch_unpublished, settle
-from services.relay.records import Record
 from services.relay.retry import Backoff, describe
 from services.relay.sending import Outgoing
-from services.relay.settings import RelaySettings
+from services.relay.settings import OutboxRoute, RelaySettings
+from services.relay.settling import Settling, settle_checkpoint
 from services.relay.tracing import traced_batch
 from shared.kafka import ensure_topic, transactional_producer
+from shared.outbox.publishing import fetch_unpublished
+from shared.outbox.records import Record
 from shared.tracing import INSTRUMENTATION_NAME
 
 logger = logging.getLogger(__name__)
@@ -49,11 +50,12 @@ _STOP_TIMEOUT_SECONDS = 10.0
 
 
 class Relay:
-    """Publishes the outbox while it holds the lease; stands by while another relay does."""
+    """Publishes one outbox while it holds its lease; stands by while another relay does."""
 
     def __init__(
         self,
         pool: aiopg.Pool,
+        route: OutboxRoute,
         settings: RelaySettings,
         *,
         producer_factory: ProducerFactory | None = None,
@@ -62,15 +64,16 @@ class Relay:
         tracer: trace.Tracer | None = None,
     ) -> None:
         self._pool = pool
+        self.route = route
         self._settings = settings
         self._tracer = tracer or trace.get_tracer(INSTRUMENTATION_NAME)
         self._producer_factory = producer_factory or (lambda: transactional_producer(
-            settings.kafka_bootstrap_servers, settings.relay_transactional_id))
+            settings.kafka_bootstrap_servers, route.transactional_id))
         self._crash_at = crash_at
-        self.lease = Lease(settings.relay_transactional_id, holder or uuid.uuid4().hex,
+        self.lease = Lease(route.transactional_id, holder or uuid.uuid4().hex,
                            settings.relay_lease_seconds)
-        self._listener = OutboxListener(settings.dsn(settings.order_db_name))
-        self._checkpoint_key = settings.relay_transactional_id.encode()
+        self._listener = OutboxListener(settings.dsn(route.database))
+        self._checkpoint_key = route.transactional_id.encode()
         self._producer: AIOKafkaProducer | None = None
         self._topics_ready = False
         self._backoff = Backoff(logger)
@@ -98,11 +101,11 @@ class Relay:
     async def recover(self) -> int:
         """Settle the rows of the last committed batch, in case they were never settled."""
         last = await checkpoint.read_last_checkpoint(
-            self._settings.kafka_bootstrap_servers, self._settings.checkpoint_topic,
+            self._settings.kafka_bootstrap_servers, self.route.checkpoint_topic,
             self._checkpoint_key)
         if last is None:
             return 0
-        settled = await settle(self._pool, last, self._settings.relay_retention)
+        settled = await settle_checkpoint(self._pool, last, self._settings.relay_retention)
         if settled:
             logger.warning("recovered %d outbox rows (ids %d..%d) that were published but not "
                            "settled before a crash", settled, last.outbox_ids[0], last.last_id)
@@ -123,12 +126,12 @@ class Relay:
             await self._finish_settling()
             return 0
         done = checkpoint.checkpoint_of(rows)
-        topic = self._settings.order_events_topic
+        topic = self.route.topic
         # One publish span per record, in its order's trace, each ended when the batch commits.
         with traced_batch(self._tracer, topic, rows) as batch:
             outgoing = Outgoing(producer)
             await outgoing.pack(topic, map(batch.record, rows))
-            outgoing.pack_for(self._settings.checkpoint_topic, checkpoint.PARTITION,
+            outgoing.pack_for(self.route.checkpoint_topic, checkpoint.PARTITION,
                               [Record(self._checkpoint_key, checkpoint.encode(done), [])])
             # The previous batch is settled before this one's transaction begins, so that only
             # the last committed batch may ever be unsettled: the one `recover` settles.
@@ -222,9 +225,8 @@ class Relay:
 
     async def _ensure_topics(self) -> None:
         servers = self._settings.kafka_bootstrap_servers
-        await ensure_topic(servers, self._settings.order_events_topic,
-                           partitions=self._settings.order_events_partitions)
-        await checkpoint.ensure_checkpoint_topic(servers, self._settings.checkpoint_topic)
+        await ensure_topic(servers, self.route.topic, partitions=self.route.partitions)
+        await checkpoint.ensure_checkpoint_topic(servers, self.route.checkpoint_topic)
         self._topics_ready = True
 
     async def _finish_settling(self) -> None:

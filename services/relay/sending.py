@@ -26,7 +26,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import IllegalOperation
 from murmurhash2 import murmurhash2
 
-from services.relay.records import Record
+from shared.outbox.records import Record
 
 _MURMUR2_SEED = 0x9747B28C  # the Java client's (Utils.murmur2)
 

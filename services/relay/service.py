@@ -1,4 +1,4 @@
-"""The relay as a service of the Faust app: started after the pool, stopped before it."""
+"""The relays as a service of the Faust app: started after the pools, stopped before them."""
 
 from __future__ import annotations
 
@@ -11,41 +11,44 @@ from mode import Service
 from opentelemetry import trace
 
 from services.relay.relay import Relay
-from services.relay.settings import RelaySettings
+from services.relay.settings import OutboxRoute, RelaySettings
 from shared.resources import PostgresPool
 
 logger = logging.getLogger(__name__)
 
 
 class RelayService(Service):
-    """Runs `Relay.run` in the background while the app runs; a clean stop releases the lease."""
+    """Runs one `Relay.run` per outbox in the background; a clean stop releases the leases."""
 
-    def __init__(self, database: PostgresPool, settings: RelaySettings, *,
-                 tracer: trace.Tracer | None = None, **kwargs: Any) -> None:
+    def __init__(self, outboxes: list[tuple[OutboxRoute, PostgresPool]], settings: RelaySettings,
+                 *, tracer: trace.Tracer | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._database = database
+        self._outboxes = outboxes
         self._settings = settings
         self._tracer = tracer
-        self._relay: Relay | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._relays: list[Relay] = []
+        self._runs: list[asyncio.Task[None]] = []
 
     @property
-    def relay(self) -> Relay | None:
-        """The running relay, or None before start and after stop."""
-        return self._relay
+    def relays(self) -> list[Relay]:
+        """The running relays, one per outbox; none before start and after stop."""
+        return list(self._relays)
 
     async def on_started(self) -> None:
-        self._relay = Relay(self._database.pool, self._settings, tracer=self._tracer)
-        self._task = asyncio.create_task(self._relay.run(), name="outbox-relay")
+        for route, database in self._outboxes:
+            relay = Relay(database.pool, route, self._settings, tracer=self._tracer)
+            self._relays.append(relay)
+            self._runs.append(asyncio.create_task(relay.run(), name=f"relay {route.topic}"))
 
     async def on_stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
+        runs, self._runs = self._runs, []
+        for task in runs:
             task.cancel()
+        for task in runs:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        relay, self._relay = self._relay, None
-        if relay is not None:
+        relays, self._relays = self._relays, []
+        for relay in relays:
             await relay.close()
 
 
@@ -53,5 +56,5 @@ class DebeziumNotice(Service):
     """Stands in for the relay when `RELAY_MODE=debezium`: says so once, publishes nothing."""
 
     async def on_started(self) -> None:
-        logger.info("RELAY_MODE=debezium: Debezium (Kafka Connect) relays the outbox; this "
+        logger.info("RELAY_MODE=debezium: Debezium (Kafka Connect) relays the outboxes; this "
                     "process publishes nothing and only serves /health")

@@ -22,8 +22,8 @@ from types import MappingProxyType
 from opentelemetry import trace
 from opentelemetry.context import Context
 
-from services.relay.records import OutboxRow, Record, to_record
 from shared.kafka_tracing import start_publish_span
+from shared.outbox.records import OutboxRow, Record, to_record
 from shared.tracing import context_from_traceparent, span_link_limit, traceparent_of
 
 _RECORD_LINK = MappingProxyType({"relay.link": "record"})

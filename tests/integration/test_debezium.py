@@ -25,7 +25,7 @@ import aiopg
 import pytest
 from aiokafka.structs import ConsumerRecord
 
-from services.inventory.handlers import apply_event, get_stock, set_stock
+from services.inventory.handlers import get_stock, set_stock
 from services.order.handlers import place_order
 from services.order.models import PlaceOrder
 from services.outbox_cleanup import sweep
@@ -34,6 +34,7 @@ from shared.settings import CommonSettings
 from tests.conftest import World
 from tests.support.debezium import Connector, connect_sh, connector_for
 from tests.support.faust_apps import wait_until
+from tests.support.inventory import apply_event
 from tests.support.outbox import TRACEPARENT, insert_event, outbox_rows, read_all
 
 DELIVERY_TIMEOUT = 90.0

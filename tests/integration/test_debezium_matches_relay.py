@@ -21,7 +21,7 @@ from tests.conftest import World
 from tests.integration.test_debezium import an_order, event_id_of, header_map, records_until
 from tests.support.debezium import Connector, connector_for
 from tests.support.outbox import TRACEPARENT, outbox_rows, read_all
-from tests.support.relay import relay_settings
+from tests.support.relay import order_route, relay_settings
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ async def test_records_are_those_the_polling_relay_publishes(
     # The polling relay publishes the same rows into a topic of its own.
     polling_topic = f"{connector.topic}.polling"
     settings = relay_settings(world.overrides(), order_events_topic=polling_topic)
-    relay = Relay(orders_pool, settings)
+    relay = Relay(orders_pool, order_route(settings), settings)
     try:
         await relay.open()
         assert await relay.drain() == 4

@@ -45,7 +45,7 @@ async def test_events_applied_by_a_killed_worker_are_applied_once_after_restart(
     world: World, inventory_pool: aiopg.Pool, tmp_path: Path
 ) -> None:
     # The killed worker would commit offsets only every hour: none are committed when it dies.
-    settings = inventory_settings(world, inventory_commit_interval_seconds=3600.0)
+    settings = inventory_settings(world, consumer_commit_interval_seconds=3600.0)
     servers, topic = settings.kafka_bootstrap_servers, settings.order_events_topic
     group = settings.inventory_service_name
     await set_stock(inventory_pool, "APPLE", 100)

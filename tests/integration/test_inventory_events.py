@@ -11,6 +11,7 @@ import pytest
 from services.inventory.app import create_app
 from services.inventory.handlers import set_stock
 from services.inventory.settings import InventorySettings
+from shared.inbox.wiring import dead_letter_topic
 from tests.conftest import World
 from tests.support.faust_apps import running_app, wait_until
 from tests.support.inventory import (
@@ -157,8 +158,8 @@ async def test_poison_records_go_to_the_dead_letter_topic_and_the_next_event_is_
                                    partition=1)
         await publish_raw(producer, settings.order_events_topic, [record_of(good)], partition=1)
         await wait_for_outcome(inventory_pool, good.payload.order_id)
-        dead = await read_committed(settings.kafka_bootstrap_servers, settings.dead_letter_topic,
-                                    count=2)
+        dead = await read_committed(settings.kafka_bootstrap_servers,
+                                    dead_letter_topic(settings.order_events_topic), count=2)
 
     assert await available(inventory_pool, "APPLE") == 7
     by_value = {record.value: record for record in dead}
@@ -177,3 +178,30 @@ async def test_poison_records_go_to_the_dead_letter_topic_and_the_next_event_is_
     assert b"Invalid JSON" in dict(by_value[not_json[1]].headers)["dlq_reason"]
     reason = dict(by_value[not_valid[1]].headers)["dlq_reason"].decode()
     assert "payload.items.0.quantity: Input should be greater than or equal to 1" in reason
+
+
+async def test_an_unknown_event_type_is_skipped_not_dead_lettered_and_the_next_is_applied(
+    settings: InventorySettings, inventory_pool: aiopg.Pool
+) -> None:
+    await set_stock(inventory_pool, "APPLE", 10)
+    newer = (b"order-1", json.dumps({"event_type": "OrderShipped", "event_id": "x"}).encode(),
+             [("event_id", b"x"), ("event_type", b"OrderShipped")])
+    good = order_created(("APPLE", 3))
+
+    async with running_app(create_app(settings)), relay_producer(
+        settings.kafka_bootstrap_servers
+    ) as producer:
+        await publish_raw(producer, settings.order_events_topic, [newer, record_of(good)],
+                          partition=1)
+        await wait_for_outcome(inventory_pool, good.payload.order_id)
+        async with relay_producer(settings.kafka_bootstrap_servers) as marker:
+            # A record of our own on the dead-letter topic: reading up to it shows that
+            # nothing was dead-lettered before it.
+            await publish_raw(marker, dead_letter_topic(settings.order_events_topic),
+                              [(b"marker", b"marker", [])])
+        [first] = await read_committed(settings.kafka_bootstrap_servers,
+                                       dead_letter_topic(settings.order_events_topic), count=1)
+
+    assert first.value == b"marker"
+    assert await available(inventory_pool, "APPLE") == 7
+    assert await count(inventory_pool, "processed_events") == 1

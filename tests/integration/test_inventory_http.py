@@ -11,10 +11,9 @@ import httpx
 import pytest
 
 from services.inventory.app import create_app
-from services.inventory.handlers import apply_event
 from tests.conftest import World
 from tests.support.faust_apps import running_app
-from tests.support.inventory import inventory_settings
+from tests.support.inventory import apply_event, inventory_settings
 from tests.support.order_events import order_created
 
 

@@ -11,25 +11,24 @@ import httpx
 import psycopg2
 import pytest
 
-from services.order import queries
 from services.order.app import create_app
 from services.order.handlers import place_order
 from services.order.models import PlaceOrder
-from services.order.settings import OrderSettings
-from shared.events import parse_event
+from shared.events import OrderCreated, parse_event
+from shared.outbox import queries as outbox_queries
 from tests.conftest import World
-from tests.support.faust_apps import free_port, running_app
+from tests.support.faust_apps import running_app
+from tests.support.orders import order_settings
 
 GOOD: dict[str, Any] = {"customer_id": "cust-1", "items": [{"sku": "SKU-1", "quantity": 2}]}
 
 
 @pytest.fixture
 async def client(world: World) -> AsyncIterator[httpx.AsyncClient]:
-    port = free_port()
-    settings = OrderSettings(**world.overrides(), order_http_port=port)  # type: ignore[arg-type]
+    settings = order_settings(world)
     async with (
         running_app(create_app(settings)),
-        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.order_http_port}") as http,
     ):
         yield http
 
@@ -60,6 +59,7 @@ async def test_an_order_and_its_event_are_written_together(
     assert len(rows) == 1
     aggregate_id, event_type, payload = rows[0]
     event = parse_event(payload)
+    assert isinstance(event, OrderCreated)
     assert (aggregate_id, event_type) == (order["order_id"], "OrderCreated")
     assert str(event.payload.order_id) == order["order_id"]
     assert [line.model_dump() for line in event.payload.items] == GOOD["items"]
@@ -69,7 +69,7 @@ async def test_a_failure_between_order_and_outbox_leaves_neither(
     orders_pool: aiopg.Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The outbox insert fails after the order and its lines were inserted.
-    monkeypatch.setattr(queries, "INSERT_OUTBOX", "INSERT INTO outbox_missing VALUES (1)")
+    monkeypatch.setattr(outbox_queries, "INSERT", "INSERT INTO outbox_missing VALUES (1)")
     with pytest.raises(psycopg2.errors.UndefinedTable):
         await place_order(orders_pool, PlaceOrder.model_validate(GOOD))
     assert await count(orders_pool, "orders") == 0

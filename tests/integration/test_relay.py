@@ -25,7 +25,7 @@ from shared.settings import CommonSettings
 from tests.conftest import World
 from tests.support.faust_apps import free_port, running_app
 from tests.support.outbox import TRACEPARENT, header, insert_event, outbox_rows, read_all
-from tests.support.relay import relay_settings, unpublished_count, wait_until
+from tests.support.relay import order_route, relay_settings, unpublished_count, wait_until
 
 
 def an_order(customer: str = "customer-1") -> PlaceOrder:
@@ -39,7 +39,7 @@ async def test_each_outbox_row_becomes_one_record_with_key_value_and_headers(
     settings = relay_settings(world.overrides())
     await place_order(orders_pool, an_order("alice"), traceparent=TRACEPARENT)
     await place_order(orders_pool, an_order("bob"))
-    relay = Relay(orders_pool, settings)
+    relay = Relay(orders_pool, order_route(settings), settings)
     try:
         await relay.open()
         assert await relay.drain() == 2
@@ -67,7 +67,7 @@ async def test_delete_retention_removes_published_rows(
     for customer in ("alice", "bob", "carol"):
         await place_order(orders_pool, an_order(customer))
     event_ids = {row.event_id for row in await outbox_rows(orders_pool)}
-    relay = Relay(orders_pool, settings)
+    relay = Relay(orders_pool, order_route(settings), settings)
     try:
         await relay.open()
         assert await relay.drain() == 3
@@ -88,7 +88,7 @@ async def test_many_batches_keep_the_order_of_each_orders_events(
     for sequence in range(1, 11):
         for order_id in orders:
             await insert_event(orders_pool, order_id, sequence)
-    relay = Relay(orders_pool, settings)
+    relay = Relay(orders_pool, order_route(settings), settings)
     try:
         await relay.open()
         assert await relay.drain() == 40
@@ -107,7 +107,7 @@ async def test_a_row_whose_transaction_commits_late_is_published_too(
     world: World, orders_pool: aiopg.Pool
 ) -> None:
     settings = relay_settings(world.overrides())
-    relay = Relay(orders_pool, settings)
+    relay = Relay(orders_pool, order_route(settings), settings)
     late_order = str(uuid.uuid4())
     try:
         await relay.open()
@@ -135,7 +135,7 @@ async def test_a_commit_wakes_the_relay_without_waiting_for_the_poll(
     # A 30 s poll and a lease long enough not to wake the relay either: only NOTIFY can.
     settings = relay_settings(world.overrides(), relay_poll_interval_seconds=30.0,
                               relay_lease_seconds=120.0)
-    relay = Relay(orders_pool, settings)
+    relay = Relay(orders_pool, order_route(settings), settings)
     running = asyncio.create_task(relay.run())
     try:
         await place_order(orders_pool, an_order("alice"))
@@ -162,20 +162,20 @@ async def test_a_checkpoint_from_another_database_marks_nothing(
     # checkpoint of the old one: its ids now belong to rows that were never published.
     settings = relay_settings(world.overrides())
     await checkpoint.ensure_checkpoint_topic(settings.kafka_bootstrap_servers,
-                                             settings.checkpoint_topic)
+                                             order_route(settings).checkpoint_topic)
     stale = checkpoint.Checkpoint((1, 2), str(uuid.uuid4()))
     producer = transactional_producer(settings.kafka_bootstrap_servers, "stale-relay-writer")
     await producer.start()
     try:
         async with producer.transaction():
-            await producer.send(settings.checkpoint_topic, checkpoint.encode(stale),
-                                key=settings.relay_transactional_id.encode(), partition=0)
+            await producer.send(order_route(settings).checkpoint_topic, checkpoint.encode(stale),
+                                key=order_route(settings).transactional_id.encode(), partition=0)
     finally:
         await producer.stop()
     await place_order(orders_pool, an_order("alice"))
     await place_order(orders_pool, an_order("bob"))
 
-    relay = Relay(orders_pool, settings)
+    relay = Relay(orders_pool, order_route(settings), settings)
     try:
         await relay.open()
         assert await unpublished_count(orders_pool) == 2  # recovery left them alone
@@ -232,9 +232,16 @@ async def test_the_relay_app_publishes_reports_health_and_releases_its_lease_on_
     base_url = f"http://{settings.relay_http_host}:{settings.relay_http_port}"
     async with running_app(create_app(settings)), httpx.AsyncClient(base_url=base_url) as http:
         await wait_until(lambda: _all_published(orders_pool), within=20, what="the order")
+
+        async def publishing_both() -> bool:
+            return bool((await http.get("/health")).json().get("role") == "publishing")
+
+        await wait_until(publishing_both, within=20, what="both outboxes to be published")
         health = await http.get("/health")
-        assert (health.status_code, health.json()) == (
-            200, {"status": "ok", "mode": "polling", "role": "publishing"})
+        assert (health.status_code, health.json()) == (200, {
+            "status": "ok", "mode": "polling", "role": "publishing",
+            "outboxes": {world.order_events_topic: "publishing",
+                         world.inventory_events_topic: "publishing"}})
         assert await _lease_holders(orders_pool) == 1
 
     assert await _lease_holders(orders_pool) == 0  # a standby need not wait for it to expire

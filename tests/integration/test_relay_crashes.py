@@ -22,13 +22,19 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import ProducerFenced
 from psycopg2 import OperationalError
 
-from services.relay import outbox
+from services.relay import settling
 from services.relay.relay import CRASH_POINTS, FaultHook, Relay
 from shared.db import close_pool, create_pool
 from shared.settings import CommonSettings
 from tests.conftest import World
 from tests.support.outbox import event_id_counts, insert_event, outbox_rows, read_all
-from tests.support.relay import ProducerLog, relay_settings, unpublished_count, wait_until
+from tests.support.relay import (
+    ProducerLog,
+    order_route,
+    relay_settings,
+    unpublished_count,
+    wait_until,
+)
 
 Check = Callable[[], Awaitable[bool]]
 BATCH = 4
@@ -60,9 +66,9 @@ async def test_every_event_is_published_exactly_once_whichever_step_the_relay_di
                               relay_retention=retention)
     expected = [await insert_event(orders_pool, str(uuid.uuid4()), 1) for _ in range(ROWS)]
     first_producers = ProducerLog(settings)
-    first = Relay(orders_pool, settings, producer_factory=first_producers,
+    first = Relay(orders_pool, order_route(settings), settings, producer_factory=first_producers,
                   crash_at=crash_in_second_batch(point))
-    successor = Relay(orders_pool, settings)
+    successor = Relay(orders_pool, order_route(settings), settings)
     try:
         await first.open()
         with pytest.raises(Crash):
@@ -96,7 +102,7 @@ async def test_no_batch_is_committed_while_the_one_before_it_failed_to_settle(
     # last committed checkpoint that recovery settles, and would be published twice.
     settings = relay_settings(world.overrides(), relay_batch_size=BATCH)
     expected = [await insert_event(orders_pool, str(uuid.uuid4()), 1) for _ in range(ROWS)]
-    real_settle = outbox.settle
+    real_settle = settling.settle_checkpoint
     failures = [OperationalError("server closed the connection unexpectedly")]
 
     async def settle_failing_once(*args: Any) -> int:
@@ -104,9 +110,9 @@ async def test_no_batch_is_committed_while_the_one_before_it_failed_to_settle(
             raise failures.pop()
         return await real_settle(*args)
 
-    monkeypatch.setattr(outbox, "settle", settle_failing_once)
-    first = Relay(orders_pool, settings)
-    successor = Relay(orders_pool, settings)
+    monkeypatch.setattr(settling, "settle_checkpoint", settle_failing_once)
+    first = Relay(orders_pool, order_route(settings), settings)
+    successor = Relay(orders_pool, order_route(settings), settings)
     try:
         await first.open()
         with pytest.raises(OperationalError):
@@ -135,8 +141,8 @@ async def test_a_standby_takes_over_when_the_publishing_relay_dies_mid_stream(
     # Each relay gets its own pool, as two processes would.
     pools = [await create_pool(common_settings.dsn(world.order_db_name), maxsize=4)
              for _ in range(2)]
-    first = Relay(pools[0], settings, holder="first")
-    second = Relay(pools[1], settings, holder="second")
+    first = Relay(pools[0], order_route(settings), settings, holder="first")
+    second = Relay(pools[1], order_route(settings), settings, holder="second")
     tasks: list[asyncio.Task[None]] = []
     try:
         tasks.append(asyncio.create_task(first.run()))
@@ -214,8 +220,8 @@ async def test_a_relay_fenced_by_another_stands_down_and_nothing_is_duplicated(
     # The intruder ignores the lease, as a misconfigured or half-dead relay might: correctness
     # must not depend on the lease, only on the shared transactional id.
     settings = relay_settings(world.overrides(), relay_batch_size=5, relay_lease_seconds=2.0)
-    runner = Relay(orders_pool, settings, holder="runner")
-    intruder = Relay(orders_pool, settings, holder="intruder")
+    runner = Relay(orders_pool, order_route(settings), settings, holder="runner")
+    intruder = Relay(orders_pool, order_route(settings), settings, holder="intruder")
     running = asyncio.create_task(runner.run())
     try:
         await wait_until(_is_publishing(runner), within=15, what="the runner to lead")

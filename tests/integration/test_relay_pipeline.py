@@ -35,3 +35,22 @@ async def test_an_order_larger_than_the_stock_is_rejected_and_changes_nothing(
     pipeline: Pipeline,
 ) -> None:
     await scenarios.an_order_larger_than_the_stock_is_rejected_and_changes_nothing(pipeline)
+
+
+async def test_an_order_is_confirmed_and_its_cancellation_gives_the_stock_back(
+    pipeline: Pipeline,
+) -> None:
+    await scenarios.an_order_is_confirmed_and_its_cancellation_gives_the_stock_back(pipeline)
+
+
+async def test_two_hundred_orders_for_fifty_units_then_twenty_cancelled(
+    pipeline: Pipeline,
+) -> None:
+    await scenarios.two_hundred_orders_for_fifty_units_then_twenty_cancelled(pipeline)
+
+
+async def test_orders_cancelled_right_after_placing_all_end_cancelled_with_the_stock_whole(
+    pipeline: Pipeline,
+) -> None:
+    await scenarios.orders_cancelled_right_after_placing_all_end_cancelled_with_the_stock_whole(
+        pipeline)

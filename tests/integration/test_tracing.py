@@ -1,4 +1,5 @@
-"""One trace per order, from the HTTP request to the stock change, across the three services.
+"""One trace per order, from the HTTP request to the stock change and back to the order's new
+status, across the three services.
 
 The services run in this process against the real PostgreSQL and Kafka, each with a tracer
 provider of its own (its `service.name`), all exporting to one in-memory exporter; the spans
@@ -8,6 +9,7 @@ are then checked by their ids: who is whose parent, in which trace, from which s
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -29,11 +31,13 @@ from services.order.app import create_app as create_order
 from services.order.settings import OrderSettings
 from services.relay.app import create_app as create_relay
 from services.relay.settings import RelaySettings
+from shared.inbox.wiring import dead_letter_topic
 from shared.tracing import configure_tracing
 from tests.conftest import World
 from tests.support.faust_apps import free_port, running_app, wait_until
 from tests.support.inventory import inventory_settings, outcome_of
 from tests.support.order_events import publish_raw, read_committed, relay_producer
+from tests.support.orders import order_settings
 from tests.support.relay import relay_settings
 
 SKU = "TRACE-1"
@@ -52,6 +56,10 @@ class Shop:
     @property
     def topic(self) -> str:
         return self.order.order_events_topic
+
+    @property
+    def answers(self) -> str:
+        return self.order.inventory_events_topic
 
     @property
     def order_url(self) -> str:
@@ -74,7 +82,7 @@ class Shop:
 async def shop(world: World, inventory_pool: aiopg.Pool) -> Shop:
     await set_stock(inventory_pool, SKU, 1000)
     return Shop(
-        order=OrderSettings(**world.overrides(), order_http_port=free_port()),  # type: ignore[arg-type]
+        order=order_settings(world),
         relay=relay_settings(world.overrides(), relay_http_port=free_port(), relay_batch_size=100),
         inventory=inventory_settings(world),
         spans=InMemorySpanExporter(),
@@ -133,12 +141,17 @@ async def wait_for_outcomes(pool: aiopg.Pool, order_ids: Sequence[str]) -> None:
 
 @dataclass(frozen=True)
 class Chain:
-    """An order's spans, from the request to the inventory's processing of its event."""
+    """An order's spans, from the request to the inventory's processing of its event, and
+    back to the order service's status change."""
 
     request: ReadableSpan
     write: ReadableSpan
     publish: ReadableSpan
     process: ReadableSpan
+    reserve: ReadableSpan
+    answer_publish: ReadableSpan
+    answer_process: ReadableSpan
+    confirm: ReadableSpan
 
 
 def chain_of(shop: Shop, spans: Sequence[ReadableSpan], order_id: str) -> Chain:
@@ -148,19 +161,27 @@ def chain_of(shop: Shop, spans: Sequence[ReadableSpan], order_id: str) -> Chain:
         write=the_one(spans, "outbox write"),
         publish=the_one(spans, f"{shop.topic} publish"),
         process=the_one(spans, f"{shop.topic} process"),
+        reserve=the_one(spans, "apply OrderCreated"),
+        answer_publish=the_one(spans, f"{shop.answers} publish"),
+        answer_process=the_one(spans, f"{shop.answers} process"),
+        confirm=the_one(spans, "apply StockReserved"),
     )
-    assert parent_id(chain.write) == chain.request.context.span_id
-    assert parent_id(chain.publish) == chain.write.context.span_id
-    assert parent_id(chain.process) == chain.publish.context.span_id
-    assert [service(span) for span in (chain.request, chain.write)] == [
-        shop.order.order_service_name] * 2
-    assert service(chain.publish) == shop.relay.relay_service_name
-    assert service(chain.process) == shop.inventory.inventory_service_name
-    assert [span.kind for span in (chain.request, chain.publish, chain.process)] == [
-        SpanKind.SERVER, SpanKind.PRODUCER, SpanKind.CONSUMER]
+    steps = [chain.request, chain.write, chain.publish, chain.process, chain.reserve,
+             chain.answer_publish, chain.answer_process, chain.confirm]
+    for upper, lower in itertools.pairwise(steps):
+        assert parent_id(lower) == upper.context.span_id, f"{lower.name} not under {upper.name}"
+    order, relay = shop.order.order_service_name, shop.relay.relay_service_name
+    inventory = shop.inventory.inventory_service_name
+    assert [service(span) for span in steps] == [
+        order, order, relay, inventory, inventory, relay, order, order]
+    assert [span.kind for span in (chain.request, chain.publish, chain.process,
+                                   chain.answer_publish, chain.answer_process)] == [
+        SpanKind.SERVER, SpanKind.PRODUCER, SpanKind.CONSUMER, SpanKind.PRODUCER,
+        SpanKind.CONSUMER]
     assert attributes(chain.write)["order.id"] == order_id
-    assert attributes(chain.publish)["messaging.kafka.message.key"] == order_id
-    assert attributes(chain.process)["messaging.kafka.message.key"] == order_id
+    for span in (chain.publish, chain.process, chain.answer_publish, chain.answer_process):
+        assert attributes(span)["messaging.kafka.message.key"] == order_id
+    assert attributes(chain.confirm)["order.status"] == "confirmed"
     # Every span of the trace hangs from the request, whichever service made it.
     by_id = {span.context.span_id: span for span in spans}
     for span in spans:
@@ -171,25 +192,14 @@ def chain_of(shop: Shop, spans: Sequence[ReadableSpan], order_id: str) -> Chain:
     return chain
 
 
-def stock_change_of(shop: Shop, chain: Chain) -> tuple[ReadableSpan, ReadableSpan, ReadableSpan]:
-    """An order's stock change, the inventory batch it links to, and the batch's statement."""
-    finished = shop.spans.get_finished_spans()
-    [change] = [span for span in finished if span.name == "stock change"
-                and parent_id(span) == chain.process.context.span_id]
-    [batch_link] = change.links
-    [batch] = [span for span in finished if span.context == batch_link.context]
-    [statement] = [span for span in finished if parent_id(span) == batch.context.span_id]
-    assert batch.name == "inventory batch"
-    assert statement.name == "SELECT apply_order_events"
-    assert {service(span) for span in (change, batch, statement)} == {
-        shop.inventory.inventory_service_name}
-    # The order's stock change spans the transaction that applied it, commit included.
-    assert (change.start_time or 0) <= (statement.start_time or 0)
-    assert (change.end_time or 0) >= (statement.end_time or 0) > 0
-    return change, batch, statement
+async def wait_for_status(http: httpx.AsyncClient, order_id: str, status: str) -> None:
+    async def reached() -> bool:
+        return bool((await http.get(f"/orders/{order_id}")).json()["status"] == status)
+
+    await wait_until(reached, within=30, what=f"order {order_id} to be {status}")
 
 
-async def test_one_order_is_one_trace_from_the_request_to_the_inventory(
+async def test_one_order_is_one_trace_from_the_request_to_the_inventory_and_back(
     shop: Shop, orders_pool: aiopg.Pool, inventory_pool: aiopg.Pool
 ) -> None:
     traceparent, trace_id, caller_span_id = a_traceparent()
@@ -200,8 +210,8 @@ async def test_one_order_is_one_trace_from_the_request_to_the_inventory(
         response = await http.post("/orders", json=ORDER, headers={"traceparent": traceparent})
         assert response.status_code == 201
         order_id = response.json()["order_id"]
-        await wait_for_outcomes(inventory_pool, [order_id])
-        await wait_for_spans(shop.spans, f"{shop.topic} process", 1)
+        await wait_for_status(http, order_id, "confirmed")
+        await wait_for_spans(shop.spans, f"{shop.answers} process", 1)
 
     spans = in_trace(shop.spans, trace_id)
     chain = chain_of(shop, spans, order_id)
@@ -217,33 +227,42 @@ async def test_one_order_is_one_trace_from_the_request_to_the_inventory(
     # The order's own statements are children of the outbox write, the outbox row among them.
     statements = [span for span in spans if span.kind is SpanKind.CLIENT
                   and parent_id(span) == chain.write.context.span_id]
-    assert [s.name for s in statements] == ["INSERT orders", "INSERT order_lines", "INSERT outbox"]
-    # The stock change is in the order's trace; the inventory's transaction (it may apply
-    # many orders' events) is a trace of its own, linked both ways with the record's span.
-    change, inventory_batch, stock_change = stock_change_of(shop, chain)
-    assert change.context.trace_id == trace_id
-    assert attributes(change)["inventory.outcome"] == "reserved"
-    assert inventory_batch.context.trace_id != trace_id
-    assert [link.context for link in inventory_batch.links] == [chain.process.context]
-    assert [link.context for link in chain.process.links] == [inventory_batch.context]
-    for statement in [*statements, stock_change]:
+    assert [s.name for s in statements] == [
+        "INSERT orders", "INSERT order_lines", "INSERT order_status_history", "INSERT outbox"]
+    # The inventory's statements are children of its handler's span: the dedupe row, the
+    # stock change and its outcome event, all in the order's trace.
+    stock_statements = [span for span in spans if span.kind is SpanKind.CLIENT
+                        and parent_id(span) == chain.reserve.context.span_id]
+    assert [s.name for s in stock_statements] == [
+        "INSERT processed_events", "SELECT stock", "INSERT reservations", "WITH",
+        "INSERT outbox"]
+    for statement in [*statements, *stock_statements]:
         assert attributes(statement)["db.system"] == "postgresql"
-        assert str(attributes(statement)["db.query.text"]).startswith(statement.name.split()[0])
-    assert attributes(stock_change)["db.namespace"] == shop.inventory.inventory_db_name
+    assert {attributes(statement)["db.namespace"] for statement in stock_statements} == {
+        shop.inventory.inventory_db_name}
+    assert attributes(chain.reserve)["inbox.outcome"] == "applied"
 
-    # What travelled between the services: the outbox row named the outbox write span.
+    # What travelled between the services: each outbox row named the span that wrote it.
     async with orders_pool.acquire() as conn, conn.cursor() as cur:
         await cur.execute("SELECT event_id::text, traceparent FROM outbox")
         [(event_id, stored)] = await cur.fetchall()
     assert stored.startswith(f"00-{trace_id:032x}-{chain.write.context.span_id:016x}-")
     assert attributes(chain.publish)["messaging.message.id"] == event_id
     assert attributes(chain.publish)["messaging.destination.name"] == shop.topic
+    async with inventory_pool.acquire() as conn, conn.cursor() as cur:
+        await cur.execute("SELECT event_type, traceparent FROM outbox")
+        [(answer_type, answered)] = await cur.fetchall()
+    assert answer_type == "StockReserved"
+    assert answered.startswith(f"00-{trace_id:032x}-{chain.reserve.context.span_id:016x}-")
 
-    # The Kafka transaction is a trace of its own, linked both ways with the record's span.
-    batch = the_one(shop.spans.get_finished_spans(), "relay batch")
-    assert batch.context.trace_id != trace_id
-    assert [link.context for link in batch.links] == [chain.publish.context]
-    assert [link.context for link in chain.publish.links] == [batch.context]
+    # Each Kafka transaction is a trace of its own, linked both ways with the record's span.
+    batches = {attributes(span)["messaging.destination.name"]: span
+               for span in shop.spans.get_finished_spans() if span.name == "relay batch"}
+    for topic, publish in ((shop.topic, chain.publish), (shop.answers, chain.answer_publish)):
+        batch = batches[topic]
+        assert batch.context.trace_id != trace_id
+        assert [link.context for link in batch.links] == [publish.context]
+        assert [link.context for link in publish.links] == [batch.context]
 
 
 async def test_fifty_orders_published_in_one_batch_keep_fifty_traces(
@@ -258,9 +277,10 @@ async def test_fifty_orders_published_in_one_batch_keep_fifty_traces(
         # Only now does a relay start: it finds the fifty rows waiting, one batch's worth.
         async with running(shop.relay_app()):
             await wait_for_outcomes(inventory_pool, order_ids)
-            await wait_for_spans(shop.spans, f"{shop.topic} process", 50)
+            await wait_for_spans(shop.spans, "apply StockReserved", 50)
 
-    [batch] = [span for span in shop.spans.get_finished_spans() if span.name == "relay batch"]
+    [batch] = [span for span in shop.spans.get_finished_spans() if span.name == "relay batch"
+               and attributes(span)["messaging.destination.name"] == shop.topic]
     assert attributes(batch)["messaging.batch.message_count"] == 50
     requests = [span for span in shop.spans.get_finished_spans() if span.name == "POST /orders"]
     trace_ids = {span.context.trace_id for span in requests}
@@ -287,17 +307,17 @@ async def test_a_dead_letter_stays_in_the_trace_of_the_record_that_carried_it(
     ) as producer:
         await publish_raw(producer, shop.topic, [(b"order-9", b"{not json", headers)])
         [dead] = await read_committed(shop.inventory.kafka_bootstrap_servers,
-                                      shop.inventory.dead_letter_topic, count=1)
+                                      dead_letter_topic(shop.inventory.order_events_topic), count=1)
         await wait_for_spans(shop.spans, f"{shop.topic} process", 1)
 
     spans = in_trace(shop.spans, trace_id)
     process = the_one(spans, f"{shop.topic} process")
-    dead_letter = the_one(spans, f"{shop.inventory.dead_letter_topic} publish")
+    dead_letter = the_one(spans, f"{dead_letter_topic(shop.inventory.order_events_topic)} publish")
     assert parent_id(process) == producer_span_id
     assert parent_id(dead_letter) == process.context.span_id
     assert dead_letter.kind is SpanKind.PRODUCER
     assert {service(process), service(dead_letter)} == {shop.inventory.inventory_service_name}
-    assert attributes(process)["inventory.outcome"] == "dead-lettered"
+    assert attributes(process)["inbox.outcome"] == "dead_lettered"
     # The dead letter carries the context of its publish span: a reader of the dead-letter
     # topic continues the same trace.
     found = dict(dead.headers)

@@ -1,7 +1,8 @@
-"""Debezium in tests: Kafka Connect started by the project's script, one connector per test.
+"""Debezium in tests: Kafka Connect started by the project's script, connectors per test.
 
-Each test's connector reads its own world's outbox through a slot and a publication of its
-own and writes to the world's topic; it is removed (slot and publication dropped) afterwards.
+Each test's connectors (one per outbox: the order database's, the inventory's) read their
+world's outboxes through slots and publications of their own and write to the world's
+topics; they are removed (slots and publications dropped) afterwards.
 """
 
 from __future__ import annotations
@@ -36,15 +37,21 @@ def connect_sh(command: str, env: dict[str, str] | None = None) -> str:
 
 
 def connector_env(world: World, settings: CommonSettings, *, name: str, slot: str,
-                  publication: str) -> dict[str, str]:
-    """The environment in which `infra/connect.sh` registers a connector for `world`'s outbox
-    and topic, under names of its own (the tests' and the benchmarks' connectors)."""
+                  publication: str, outboxes: str = "order,inventory") -> dict[str, str]:
+    """The environment in which `infra/connect.sh` registers connectors for `world`'s outboxes
+    and topics, under names of their own (the tests' and the benchmarks' connectors): `name`,
+    `slot` and `publication` for the order outbox, the same with `-inventory` (`_inventory`)
+    for the inventory's."""
     return {
         **os.environ,
         "RELAY_MODE": "debezium",
+        "DEBEZIUM_OUTBOXES": outboxes,
         "ORDER_DB_NAME": world.order_db_name,
         "ORDER_EVENTS_TOPIC": world.order_events_topic,
         "ORDER_EVENTS_PARTITIONS": str(settings.order_events_partitions),
+        "INVENTORY_DB_NAME": world.inventory_db_name,
+        "INVENTORY_EVENTS_TOPIC": world.inventory_events_topic,
+        "INVENTORY_EVENTS_PARTITIONS": str(settings.inventory_events_partitions),
         # What `infra/connect.sh` reads from `.env` for the template (register.py alone
         # reads the environment only).
         "POSTGRES_HOST": settings.postgres_host,
@@ -54,11 +61,17 @@ def connector_env(world: World, settings: CommonSettings, *, name: str, slot: st
         "DEBEZIUM_CONNECTOR_NAME": name,
         "DEBEZIUM_SLOT_NAME": slot,
         "DEBEZIUM_PUBLICATION_NAME": publication,
+        "DEBEZIUM_INVENTORY_CONNECTOR_NAME": f"{name}-inventory",
+        "DEBEZIUM_INVENTORY_SLOT_NAME": f"{slot}_inventory",
+        "DEBEZIUM_INVENTORY_PUBLICATION_NAME": f"{publication}_inventory",
     }
 
 
 class Connector:
-    """One test's outbox connector: its names, registered and removed through connect.sh."""
+    """One test's outbox connectors: their names, registered and removed through connect.sh.
+
+    `name`, `slot`, `publication` and `topic` are the order outbox's connector's.
+    """
 
     def __init__(self, world: World, settings: CommonSettings) -> None:
         suffix = world.suffix
@@ -68,6 +81,8 @@ class Connector:
         self.topic = world.order_events_topic
         # Where Debezium's heartbeats go (they carry the slot position on an idle outbox).
         self.heartbeat_topic = f"__debezium-heartbeat.{self.name}"
+        self.heartbeat_topics = {self.heartbeat_topic,
+                                 f"__debezium-heartbeat.{self.name}-inventory"}
         self.env = {
             **connector_env(world, settings, name=self.name, slot=self.slot,
                             publication=self.publication),
@@ -98,7 +113,7 @@ async def connector_for(world: World) -> AsyncIterator[Connector]:
         if handle.registered:
             handle.unregister()
             await delete_topics(settings.kafka_bootstrap_servers,
-                                {handle.heartbeat_topic}.__contains__)
+                                handle.heartbeat_topics.__contains__)
 
 
 @asynccontextmanager

@@ -9,7 +9,11 @@ import aiopg
 from aiokafka import TopicPartition
 from pydantic import SecretStr
 
+from services.inventory.handlers import HANDLERS
 from services.inventory.settings import InventorySettings
+from shared.events import Envelope
+from shared.inbox.reader import Outcome
+from shared.inbox.reader import apply_event as apply_in_own_transaction
 from shared.kafka import kafka_admin
 from tests.support.faust_apps import free_port
 
@@ -23,10 +27,10 @@ def inventory_settings(world: World, **overrides: Any) -> InventorySettings:
         **world.overrides(),
         "inventory_service_name": f"inventory-test-{uuid.uuid4().hex[:12]}",
         "inventory_http_port": free_port(),
-        "inventory_session_timeout_seconds": 6.0,
-        "inventory_commit_interval_seconds": 0.2,
-        "inventory_retry_initial_seconds": 0.05,
-        "inventory_retry_max_seconds": 0.5,
+        "consumer_session_timeout_seconds": 6.0,
+        "consumer_commit_interval_seconds": 0.2,
+        "consumer_retry_initial_seconds": 0.05,
+        "consumer_retry_max_seconds": 0.5,
         **overrides,
     }
     return InventorySettings(**values)
@@ -62,6 +66,17 @@ async def outcome_of(pool: aiopg.Pool, order_id: uuid.UUID) -> tuple[str, str | 
     rows = await fetch_all(
         pool, "SELECT status, reason FROM reservations WHERE order_id = %s", order_id)
     return (rows[0][0], rows[0][1]) if rows else None
+
+
+async def apply_event(pool: aiopg.Pool, event: Envelope) -> Outcome:
+    """Apply one event as the inventory's reader would, in a transaction of its own."""
+    return await apply_in_own_transaction(pool, HANDLERS, event)
+
+
+async def statuses(pool: aiopg.Pool) -> dict[str, int]:
+    """How many reservations have each status."""
+    rows = await fetch_all(pool, "SELECT status, count(*) FROM reservations GROUP BY status")
+    return {status: int(number) for status, number in rows}
 
 
 async def count(pool: aiopg.Pool, table: str) -> int:

@@ -15,10 +15,26 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord, RecordMetadata
 
-from shared.events import OrderCreated, OrderCreatedPayload, OrderLine
+from shared.events import (
+    Envelope,
+    OrderCancelled,
+    OrderCancelledPayload,
+    OrderCreated,
+    OrderCreatedPayload,
+    OrderLine,
+)
 from shared.kafka import read_committed_consumer, transactional_producer
 
 Headers = list[tuple[str, bytes]]
+
+
+def order_cancelled(order_id: uuid.UUID, *, event_id: uuid.UUID | None = None) -> OrderCancelled:
+    """An `OrderCancelled` for an order."""
+    now = datetime.now(UTC)
+    return OrderCancelled(
+        event_id=event_id or uuid.uuid4(), aggregate_id=order_id, occurred_at=now,
+        payload=OrderCancelledPayload(order_id=order_id, cancelled_at=now),
+    )
 
 
 def order_created(*lines: tuple[str, int], event_id: uuid.UUID | None = None,
@@ -39,7 +55,7 @@ def order_created(*lines: tuple[str, int], event_id: uuid.UUID | None = None,
     )
 
 
-def record_of(event: OrderCreated, traceparent: str | None = None) -> tuple[bytes, bytes, Headers]:
+def record_of(event: Envelope, traceparent: str | None = None) -> tuple[bytes, bytes, Headers]:
     """Key, value and headers of the record the relay writes for `event`."""
     headers: Headers = [
         ("event_id", str(event.event_id).encode()),

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import aiopg
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
-from services.order import queries as order_queries
 from shared.kafka import read_committed_consumer
+from shared.outbox import queries as outbox_queries
 from shared.settings import CommonSettings
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
@@ -38,10 +38,10 @@ async def insert_event(
         "traceparent": None,
     }
     if cur is not None:
-        await cur.execute(order_queries.INSERT_OUTBOX, params)
+        await cur.execute(outbox_queries.INSERT, params)
         return event_id
     async with pool.acquire() as conn, conn.cursor() as own:
-        await own.execute(order_queries.INSERT_OUTBOX, params)
+        await own.execute(outbox_queries.INSERT, params)
     return event_id
 
 

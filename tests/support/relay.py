@@ -15,7 +15,7 @@ from typing import Any
 import aiopg
 from aiokafka import AIOKafkaProducer
 
-from services.relay.settings import RelaySettings
+from services.relay.settings import OutboxRoute, RelaySettings
 from shared.kafka import transactional_producer
 
 
@@ -50,7 +50,7 @@ class ProducerLog:
 
     def __call__(self) -> AIOKafkaProducer:
         producer = transactional_producer(self._settings.kafka_bootstrap_servers,
-                                          self._settings.relay_transactional_id)
+                                          order_route(self._settings).transactional_id)
         self.made.append(producer)
         return producer
 
@@ -67,3 +67,8 @@ async def unpublished_count(pool: aiopg.Pool) -> int:
         await cur.execute("SELECT count(*) FROM outbox WHERE published_at IS NULL")
         row = await cur.fetchone()
         return int(row[0])
+
+
+def order_route(settings: RelaySettings) -> OutboxRoute:
+    """The route of the order service's outbox (the first the settings name)."""
+    return settings.routes()[0]

@@ -25,7 +25,7 @@ RELAY_PACKAGE = re.compile(r"services[./]relay\b")
 # here anew.
 GUARDED_RELAY_MENTIONS = {
     # migration_plan() leaves out a package that importlib.util.find_spec does not find.
-    "services/migrate.py": ('("relay", "services.relay", settings.order_db_name),',),
+    "services/migrate.py": ('("relay", "services.relay"))',),
     # The relay is started (and stopped) only where its directory exists.
     "infra/services.sh": ('[[ -d "$REPO_ROOT/services/relay" ]] && SERVICES+=(relay)',),
     # Prose: why the demo reads the relay's two settings with a class of its own.

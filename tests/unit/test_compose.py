@@ -356,7 +356,10 @@ def test_health_checks_and_one_shot_scripts_parse() -> None:
     assert topics["entrypoint"] == ["/bin/bash", "-c"]
     script = topics["command"][0]
     assert subprocess.run(["bash", "-n"], input=script, text=True).returncode == 0
-    assert '--topic "$topic"' in script  # `$$` reached bash as a single `$`
+    assert '--topic "$1"' in script  # `$$` reached bash as a single `$`
+    for topic in ("order.events", "order.events.dlq", "inventory.events",
+                  "inventory.events.dlq"):
+        assert f'"{topic}"' in script, f"create-topics does not create {topic}"
     assert (
         subprocess.run(["bash", "-n", str(REPO / "infra/compose/postgres-init.sh")]).returncode == 0
     )

@@ -18,15 +18,16 @@ from shared.db_tracing import (
     operation_and_table,
     statement_span_name,
 )
+from shared.outbox import queries as outbox_queries
 from shared.tracing import configure_tracing
 
 
 @pytest.mark.parametrize(("statement", "name"), [
     (order_queries.INSERT_ORDER, "INSERT orders"),
-    (order_queries.INSERT_OUTBOX, "INSERT outbox"),
+    (outbox_queries.INSERT, "INSERT outbox"),
     (order_queries.SELECT_ORDER_LINES, "SELECT order_lines"),
     (order_queries.CLAIM_IDEMPOTENCY_KEY, "SELECT"),
-    (inventory_queries.APPLY_ORDER_EVENTS, "SELECT apply_order_events"),
+    (inventory_queries.LOCK_STOCK, "SELECT stock"),
     (inventory_queries.SET_STOCK, "INSERT stock"),
     ("UPDATE stock SET available = 1", "UPDATE stock"),
     ("SAVEPOINT reserve_lines", "SAVEPOINT"),

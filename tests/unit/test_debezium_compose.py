@@ -147,10 +147,15 @@ def test_registration_gets_every_setting_the_connector_template_needs() -> None:
     assert config["database.password"] == settings["POSTGRES_PASSWORD"]
     assert config["database.dbname"] == settings["ORDER_DB_NAME"]
     assert config["transforms.outbox.route.topic.replacement"] == settings["ORDER_EVENTS_TOPIC"]
+    inventory = script.render(environ, outbox="inventory")["config"]
+    assert inventory["database.dbname"] == settings["INVENTORY_DB_NAME"]
+    assert (inventory["transforms.outbox.route.topic.replacement"]
+            == settings["INVENTORY_EVENTS_TOPIC"])
+    assert inventory["slot.name"] != config["slot.name"]
     # Nothing passed that neither the template nor the script reads (a misspelt name).
     template = script.TEMPLATE.read_text(encoding="utf-8")
     read = set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", template)) | {
         "CONNECT_URL",
         "RELAY_MODE",
-    }
+    } | script.OUTBOX_VARIABLES
     assert set(environ) <= read, sorted(set(environ) - read)

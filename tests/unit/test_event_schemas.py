@@ -11,15 +11,15 @@ import pytest
 from pydantic import ValidationError
 
 from shared.events import (
-    EVENT_MODELS,
-    SCHEMA_DIR,
+    EVENTS_BY_TOPIC,
     OrderCreated,
     OrderCreatedPayload,
     OrderLine,
     parse_event,
-    render_schema,
-    schema_filename,
 )
+from shared.events.schemas import SCHEMA_ROOT, render_schema, schema_path
+
+TOPIC_MODELS = [(topic, model) for topic, models in EVENTS_BY_TOPIC.items() for model in models]
 
 
 def an_event() -> OrderCreated:
@@ -38,9 +38,10 @@ def an_event() -> OrderCreated:
     )
 
 
-@pytest.mark.parametrize("model", EVENT_MODELS, ids=lambda model: model.__name__)
-def test_schema_files_match_the_models(model: type) -> None:
-    path = SCHEMA_DIR / schema_filename(model)
+@pytest.mark.parametrize(("topic", "model"), TOPIC_MODELS,
+                         ids=[model.__name__ for _, model in TOPIC_MODELS])
+def test_schema_files_match_the_models(topic: str, model: type) -> None:
+    path = schema_path(topic, model)
     assert path.exists(), "run `make schemas` and commit the result"
     assert path.read_text(encoding="utf-8") == render_schema(model), (
         f"{path.name} is out of date with the model: run `make schemas` and commit the result"
@@ -51,7 +52,7 @@ def test_an_event_round_trips_and_satisfies_its_schema() -> None:
     event = an_event()
     value = event.model_dump_json()
     assert parse_event(value) == event
-    schema = json.loads((SCHEMA_DIR / schema_filename(OrderCreated)).read_text("utf-8"))
+    schema = json.loads(schema_path("order.events", OrderCreated).read_text("utf-8"))
     jsonschema.validate(json.loads(value), schema)
 
 
@@ -60,3 +61,8 @@ def test_an_unknown_event_type_is_refused() -> None:
     data["event_type"] = "OrderShipped"
     with pytest.raises(ValidationError):
         parse_event(json.dumps(data))
+
+
+def test_no_schema_file_is_left_without_its_model() -> None:
+    expected = {schema_path(topic, model) for topic, model in TOPIC_MODELS}
+    assert set(SCHEMA_ROOT.glob("*/*.json")) == expected

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from pydantic import ValidationError
 
 from services.relay.checkpoint import Checkpoint, checkpoint_of, decode, encode
-from services.relay.records import OutboxRow, to_record
 from services.relay.settings import RelaySettings
+from shared.outbox.records import OutboxRow, to_record
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
@@ -74,9 +75,28 @@ def test_a_value_that_is_not_a_checkpoint_is_refused(value: bytes) -> None:
         decode(value)
 
 
-def test_the_checkpoint_topic_defaults_to_one_beside_the_events_topic() -> None:
-    settings = RelaySettings(postgres_password="x", order_events_topic="shop.events")
+def test_each_outbox_has_its_own_transactional_id_and_checkpoint_topic() -> None:
+    settings = RelaySettings(postgres_password="x", order_events_topic="shop.events",
+                             relay_transactional_id="relay")
 
-    assert settings.checkpoint_topic == "shop.events.relay-checkpoints"
-    assert settings.model_copy(
-        update={"relay_checkpoint_topic": "custom"}).checkpoint_topic == "custom"
+    [orders, inventory] = settings.routes()
+    assert (orders.database, orders.topic) == ("orders", "shop.events")
+    assert (inventory.database, inventory.topic) == ("inventory", "inventory.events")
+    assert orders.transactional_id == "relay.shop.events"
+    assert inventory.transactional_id == "relay.inventory.events"
+    assert orders.checkpoint_topic == "shop.events.relay-checkpoints"
+    assert inventory.checkpoint_topic == "inventory.events.relay-checkpoints"
+
+
+def test_the_outboxes_can_be_named_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RELAY_OUTBOXES", '[{"database": "payments", "topic": "payment.events"}]')
+
+    [route] = RelaySettings(postgres_password="x").routes()
+    assert (route.database, route.topic, route.partitions) == ("payments", "payment.events", 3)
+
+
+def test_an_outbox_entry_with_a_typo_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RELAY_OUTBOXES", '[{"database": "payments", "topc": "payment.events"}]')
+
+    with pytest.raises(ValidationError, match="topc"):
+        RelaySettings(postgres_password="x")

@@ -12,8 +12,8 @@ from aiokafka.errors import IllegalOperation, ProducerFenced
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 
-from services.relay.records import Record
 from services.relay.sending import Outgoing, by_partition
+from shared.outbox.records import Record
 
 # Murmur2 of these keys, from the Java client's own tests (UtilsTest.testMurmur2).
 JAVA_MURMUR2 = {

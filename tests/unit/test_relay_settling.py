@@ -9,16 +9,17 @@ from typing import cast
 import aiopg
 import pytest
 
-from services.relay import outbox
+from services.relay import settling
 from services.relay.checkpoint import Checkpoint
-from services.relay.outbox import Retention, Settling
+from services.relay.settling import Settling
+from shared.outbox.publishing import Retention
 
 BATCH = Checkpoint((3, 5, 9), "event-9")
 NO_POOL = cast(aiopg.Pool, None)  # the fake settle needs none
 
 
 class FakeSettle:
-    """Stands in for `outbox.settle`: each call waits for the test to let it end."""
+    """Stands in for `settling.settle_checkpoint`: each call waits for the test to let it end."""
 
     def __init__(self) -> None:
         self.release = asyncio.Event()
@@ -36,7 +37,7 @@ class FakeSettle:
 @pytest.fixture
 def fake_settle(monkeypatch: pytest.MonkeyPatch) -> FakeSettle:
     fake = FakeSettle()
-    monkeypatch.setattr(outbox, "settle", fake)
+    monkeypatch.setattr(settling, "settle_checkpoint", fake)
     return fake
 
 

@@ -11,10 +11,10 @@ from opentelemetry.trace import SpanKind, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from services.relay.app import create_app
-from services.relay.records import OutboxRow, Record
 from services.relay.settings import RelaySettings
 from services.relay.tracing import traced_batch
 from shared.app import tracing_of
+from shared.outbox.records import OutboxRow, Record
 from shared.tracing import configure_tracing
 
 ORDER_TRACES = ["0af7651916cd43dd8448eb211c80319c", "4bf92f3577b34da6a3ce929d0e0e4736"]

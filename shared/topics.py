@@ -1,4 +1,4 @@
-"""The topics the inventory service reads and writes, created at start if missing."""
+"""The topics a service reads and writes, created at start if missing."""
 
 from __future__ import annotations
 

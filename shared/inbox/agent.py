@@ -1,4 +1,4 @@
-"""The Faust agent on the order events topic: take a batch of records, process it, ack it."""
+"""The Faust agent of a reader: take a batch of records, process it, ack it."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ import faust
 from faust.types import EventT, Message
 from faust.types.core import HeadersArg
 
-from services.inventory.dead_letters import SourceRecord
-from services.inventory.processing import RecordProcessor
+from shared.inbox.dead_letters import SourceRecord
+from shared.inbox.reader import Reader
 
 Agent = Callable[[faust.StreamT[bytes]], Awaitable[None]]
 
 
-def reserve_stock_agent(processor: RecordProcessor, *, batch_size: int) -> Agent:
-    """The agent body, closing over the processor that `create_app` wired.
+def batching_agent(reader: Reader, *, batch_size: int) -> Agent:
+    """The agent body, closing over the reader that the app wired.
 
     Records are applied in batches of whatever arrived while the previous batch was being
     applied, up to `batch_size`: one record at a time on a quiet topic (nothing waits for a
@@ -25,12 +25,12 @@ def reserve_stock_agent(processor: RecordProcessor, *, batch_size: int) -> Agent
     are applied one after the other, in the order their records were read.
     """
 
-    async def reserve_stock(stream: faust.StreamT[bytes]) -> None:
+    async def read_batches(stream: faust.StreamT[bytes]) -> None:
         # Manual acks: a record is acked (and its offset becomes committable) only once it
         # is applied or dead-lettered, never because processing stopped half-way.
         records = cast(faust.Stream[bytes], stream).noack()
         arrived: asyncio.Queue[EventT[bytes]] = asyncio.Queue(maxsize=batch_size)
-        applier = asyncio.create_task(_apply_batches(processor, records, arrived, batch_size))
+        applier = asyncio.create_task(_apply_batches(reader, records, arrived, batch_size))
         agent = asyncio.current_task()
 
         def stop_agent_if_failed(done: asyncio.Task[None]) -> None:
@@ -51,22 +51,22 @@ def reserve_stock_agent(processor: RecordProcessor, *, batch_size: int) -> Agent
             applier.cancel()
             await asyncio.gather(applier, return_exceptions=True)
 
-    return reserve_stock
+    return read_batches
 
 
-async def _apply_batches(processor: RecordProcessor, records: faust.StreamT[bytes],
+async def _apply_batches(reader: Reader, records: faust.StreamT[bytes],
                          arrived: asyncio.Queue[EventT[bytes]], batch_size: int) -> None:
     while True:
         batch = [await arrived.get()]
         while len(batch) < batch_size and not arrived.empty():
             batch.append(arrived.get_nowait())
-        await processor.process_batch([source_record(event.message) for event in batch])
+        await reader.process_batch([source_record(event.message) for event in batch])
         for event in batch:
             await records.ack(event)
 
 
 def source_record(message: Message) -> SourceRecord:
-    """The parts of a Kafka message the processor needs, as they arrived."""
+    """The parts of a Kafka message the reader needs, as they arrived."""
     return SourceRecord(
         topic=message.topic,
         partition=message.partition,

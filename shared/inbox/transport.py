@@ -3,7 +3,7 @@
 faust-streaming 0.15.3 builds its worker consumer with `isolation_level="read_uncommitted"`
 unless the `exactly_once` processing guarantee is on (`AIOKafkaConsumerThread.
 _create_worker_consumer`). That guarantee is not used here (it has open duplicate bugs, and
-the service gets exactly-once effects from its own dedupe table), yet the relay writes each
+a reader gets exactly-once effects from its own dedupe table), yet the relay writes each
 batch in a Kafka transaction: reading uncommitted would apply records of aborted
 transactions. So the consumer thread below builds the same consumer and makes it read
 committed data only, and the transport that `use_read_committed` installs uses it.

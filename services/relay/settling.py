@@ -1,54 +1,18 @@
-"""Reading unpublished outbox rows and settling published ones (marking or deleting them)."""
+"""Settling the last published batch while the next one is fetched and packed."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection
-from typing import Literal
 
 import aiopg
 
-from services.relay import queries
 from services.relay.checkpoint import Checkpoint
-from services.relay.records import OutboxRow
-
-Retention = Literal["mark", "delete"]
+from shared.outbox.publishing import Retention, settle
 
 
-async def fetch_unpublished(
-    pool: aiopg.Pool, limit: int, *, skipping: Collection[int] = ()
-) -> list[OutboxRow]:
-    """Up to `limit` committed, unpublished rows, oldest id first, none of the ids `skipping`.
-
-    Selecting `published_at IS NULL` every time, rather than resuming after the highest id
-    seen, is what publishes a row whose transaction took a lower id but committed late.
-    """
-    async with pool.acquire() as conn, conn.cursor() as cur:
-        await cur.execute(queries.SELECT_UNPUBLISHED,
-                          {"limit": limit, "skipping": _id_array(skipping)})
-        return [OutboxRow(*row) for row in await cur.fetchall()]
-
-
-async def settle(pool: aiopg.Pool, checkpoint: Checkpoint, retention: Retention) -> int:
-    """Mark (or delete) the rows a committed batch published; return how many changed.
-
-    Idempotent: settling the same batch again changes nothing. One autocommitted statement,
-    so all of the batch's rows are settled or none are.
-    """
-    statement = queries.MARK_PUBLISHED if retention == "mark" else queries.DELETE_PUBLISHED
-    async with pool.acquire() as conn, conn.cursor() as cur:
-        await cur.execute(statement, {
-            "ids": _id_array(checkpoint.outbox_ids),
-            "last_id": checkpoint.last_id,
-            "last_event_id": checkpoint.last_event_id,
-        })
-        return int(cur.rowcount)
-
-
-def _id_array(ids: Collection[int]) -> str:
-    # One array literal ('{1,2,3}'), which Postgres reads in one go: psycopg2 would send a list
-    # as ARRAY[1,2,3], whose thousand constants take longer to plan than the query to run.
-    return "{" + ",".join(map(str, ids)) + "}"
+async def settle_checkpoint(pool: aiopg.Pool, checkpoint: Checkpoint, retention: Retention) -> int:
+    """Settle the rows a committed checkpoint names; return how many changed."""
+    return await settle(pool, checkpoint.outbox_ids, checkpoint.last_event_id, retention)
 
 
 class Settling:
@@ -70,7 +34,7 @@ class Settling:
         """Start settling a committed batch; the previous one must be finished."""
         if self._task is not None:
             raise RuntimeError("the previous batch is still being settled")
-        self._task = asyncio.create_task(settle(self._pool, checkpoint, self._retention))
+        self._task = asyncio.create_task(settle_checkpoint(self._pool, checkpoint, self._retention))
         self.skipping = checkpoint.outbox_ids
 
     async def finish(self) -> bool:
