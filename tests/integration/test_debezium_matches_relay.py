@@ -14,13 +14,16 @@ import aiopg
 import pytest
 from aiokafka.structs import ConsumerRecord
 
+from services.inventory.handlers import set_stock
 from services.order.handlers import place_order
 from services.relay.relay import Relay
 from shared.events import parse_event
 from tests.conftest import World
 from tests.integration.test_debezium import an_order, event_id_of, header_map, records_until
 from tests.support.debezium import Connector, connector_for
-from tests.support.outbox import TRACEPARENT, outbox_rows, read_all
+from tests.support.inventory import apply_event
+from tests.support.order_events import order_cancelled, order_created
+from tests.support.outbox import TRACEPARENT, StoredRow, outbox_rows, read_all
 from tests.support.relay import order_route, relay_settings
 
 
@@ -71,6 +74,43 @@ async def test_records_are_those_the_polling_relay_publishes(
         await relay.close()
     polling = {event_id_of(record): record for record in await read_all(settings)}
 
+    assert_same_records(debezium, polling, rows)
+
+
+async def test_the_inventory_outboxs_records_are_those_the_polling_relay_publishes(
+    world: World, inventory_pool: aiopg.Pool, connector: Connector
+) -> None:
+    await set_stock(inventory_pool, "APPLE", 2)
+    created = [order_created(("APPLE", 2)), order_created(("APPLE", 1))]
+    for event in (*created, order_cancelled(created[0].payload.order_id)):
+        await apply_event(inventory_pool, event)  # StockReserved, StockRejected, StockReleased
+    connector.register()
+
+    rows = {row.event_id: row for row in await outbox_rows(inventory_pool)}
+    assert sorted(row.event_type for row in rows.values()) == [
+        "StockRejected", "StockReleased", "StockReserved"]
+    debezium = await records_until(world, world.inventory_events_topic, set(rows))
+
+    polling_topic = f"{world.inventory_events_topic}.polling"
+    settings = relay_settings(world.overrides(), relay_outboxes=[
+        {"database": world.inventory_db_name, "topic": polling_topic}])
+    relay = Relay(inventory_pool, settings.routes()[0], settings)
+    try:
+        await relay.open()
+        assert await relay.drain() == 3
+    finally:
+        await relay.close()
+    polling = {event_id_of(record): record
+               for record in await read_all(settings.model_copy(
+                   update={"order_events_topic": polling_topic}))}
+
+    assert_same_records(debezium, polling, rows)
+
+
+def assert_same_records(debezium: list[ConsumerRecord], polling: dict[str, ConsumerRecord],
+                        rows: dict[str, StoredRow]) -> None:
+    """Field by field: the Debezium records, their polling twins and the outbox rows agree."""
+    assert len(debezium) == len(polling)
     for record in debezium:
         row = rows[event_id_of(record)]
         twin = polling[row.event_id]

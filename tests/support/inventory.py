@@ -15,6 +15,7 @@ from shared.events import Envelope
 from shared.inbox.reader import Outcome
 from shared.inbox.reader import apply_event as apply_in_own_transaction
 from shared.kafka import kafka_admin
+from shared.settings import CommonSettings
 from tests.support.faust_apps import free_port
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ def inventory_settings(world: World, **overrides: Any) -> InventorySettings:
     return InventorySettings(**values)
 
 
-def settings_env(settings: InventorySettings) -> dict[str, str]:
+def settings_env(settings: CommonSettings) -> dict[str, str]:
     """The environment variables that give a service process these settings."""
     env = {}
     for name, value in settings.model_dump().items():

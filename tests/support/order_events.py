@@ -78,7 +78,7 @@ async def relay_producer(bootstrap_servers: str) -> AsyncIterator[AIOKafkaProduc
 
 
 async def publish(
-    producer: AIOKafkaProducer, topic: str, events: Sequence[OrderCreated], *,
+    producer: AIOKafkaProducer, topic: str, events: Sequence[Envelope], *,
     partition: int | None = None, abort: bool = False,
 ) -> list[RecordMetadata]:
     """Write `events` in one Kafka transaction (aborted instead of committed if `abort`)."""
