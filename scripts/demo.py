@@ -3,8 +3,10 @@
 Expects PostgreSQL and Kafka up (`infra/with-infra.sh` starts them). Applies the migrations,
 starts the three services exporting spans to a small OTLP receiver in this process, seeds
 stock, places orders over HTTP (a few too large for the stock, a few invalid), waits until
-every event written is published and consumed, and prints a summary, the checks that it all
-adds up and the span tree of one order. Exits non-zero when something does not add up.
+inventory has answered each, cancels some of the confirmed ones, waits until every order has
+its final status, and prints a summary (final statuses beside inventory's view, stock before
+and after), the checks that it all adds up and the span tree of one order, there and back.
+Exits non-zero when something does not add up.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import argparse
 import asyncio
 import secrets
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -24,7 +27,7 @@ from scripts.otlp_sink import OtlpSink
 from scripts.shop import ShopClient, ShopError, place_all
 from scripts.summary import DemoResult, render_summary
 from scripts.trace_report import pick_order, trace_report
-from scripts.waits import wait_for_pipeline, wait_for_trace
+from scripts.waits import wait_for_pipeline, wait_for_statuses, wait_for_trace
 from scripts.workload import plan_requests, seed_stock
 from services.inventory.settings import InventorySettings
 from services.order.settings import OrderSettings
@@ -151,9 +154,23 @@ async def demonstrate(
         order_ids = list(placed.accepted)
 
         step(f"Waiting until every event is published and consumed (at most {args.timeout:.0f}s)")
+        await wait_for_pipeline(orders_db, inventory_db, tally, order_ids, args.timeout,
+                                count_marked=config.polling)
+        answered = await wait_for_statuses(orders_db, order_ids,
+                                           frozenset({"confirmed", "rejected"}), args.timeout)
+        confirmed = [order_id for order_id in order_ids if answered.get(order_id) == "confirmed"]
+        cancelling = confirmed[::args.cancel_every] if args.cancel_every else []
+        step(f"Cancelling {len(cancelling)} of the {len(confirmed)} confirmed orders: "
+             f"POST {config.order_url}/orders/{{order_id}}/cancel")
+        cancel_answers = await asyncio.gather(*(shop.cancel(order_id) for order_id in cancelling))
+        say("  " + ", ".join(f"{n} x {status}"
+                             for status, n in sorted(Counter(cancel_answers).items())))
+        statuses = await wait_for_statuses(
+            orders_db, order_ids, frozenset({"confirmed", "rejected", "cancelled"}), args.timeout)
         counts = await wait_for_pipeline(
             orders_db, inventory_db, tally, order_ids, args.timeout,
-            count_marked=config.polling)
+            count_marked=config.polling,
+            events=len(order_ids) + cancel_answers.count(202))
 
         result = DemoResult(
             accepted=placed.accepted,
@@ -163,6 +180,9 @@ async def demonstrate(
             stock_before=before,
             stock_after={sku: await shop.stock(sku) for sku in stock},
             reserved_lines=await observe.reserved_units(inventory_db, order_ids),
+            statuses=statuses,
+            cancelled=[order_id for order_id, answer in zip(cancelling, cancel_answers,
+                                                            strict=True) if answer == 202],
         )
         step("Summary")
         for line in render_summary(result, topic=config.order.order_events_topic):
@@ -190,10 +210,12 @@ async def demonstrate(
                 say(f"  FAILED: {problem}")
             say(f"  (service logs: {stack.LOG_DIR}/)")
             return 1, order_id, next(iter(stock))
-        say(f"  ok: {counts.written} orders accepted, {counts.written} outbox rows, "
-            f"{counts.published} records published once each, {counts.consumed} consumed")
-        say("  ok: every accepted order has an inventory outcome")
-        say("  ok: stock went down by exactly the units reserved, per SKU")
+        say(f"  ok: {len(result.accepted)} orders accepted and {len(result.cancelled)} "
+            f"cancelled: {counts.written} outbox rows, {counts.published} records published "
+            f"once each, {counts.consumed} consumed")
+        say("  ok: every accepted order has its final status, and inventory's view matches it")
+        say("  ok: stock went down by exactly the units still reserved, per SKU (cancellations "
+            "gave theirs back)")
         return 0, order_id, next(iter(stock))
     finally:
         await shop.close()
@@ -219,6 +241,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true",
                         help="leave the services running afterwards (stop with `make down`)")
     parser.add_argument("--orders", type=int, default=36, help="valid orders to place")
+    parser.add_argument("--cancel-every", type=int, default=3,
+                        help="cancel every Nth confirmed order (0: none)")
     parser.add_argument("--timeout", type=float, default=60.0,
                         help="seconds to wait for every event to be published and consumed")
     return parser.parse_args(argv)

@@ -23,10 +23,13 @@ PROCESSED_EVENTS = "SELECT count(*) FROM processed_events WHERE event_id = ANY(%
 RESERVATIONS = """
 SELECT order_id::text, status, reason FROM reservations WHERE order_id = ANY(%(ids)s::uuid[])
 """
+# Units still held: a released reservation gave its units back.
 RESERVED_UNITS = """
-SELECT sku, sum(quantity)::int FROM reservation_lines WHERE order_id = ANY(%(ids)s::uuid[])
+SELECT sku, sum(quantity)::int FROM reservation_lines JOIN reservations USING (order_id)
+WHERE order_id = ANY(%(ids)s::uuid[]) AND status = 'reserved'
 GROUP BY sku
 """
+ORDER_STATUSES = "SELECT order_id::text, status FROM orders WHERE order_id = ANY(%(ids)s::uuid[])"
 
 
 class TopicTally:
@@ -112,7 +115,7 @@ async def pipeline_counts(
 async def outcomes(
     inventory: aiopg.Pool, order_ids: list[str]
 ) -> dict[str, tuple[str, str | None]]:
-    """Order id -> (reserved|rejected, reason) for the orders inventory has settled."""
+    """Order id -> (reserved|rejected|released, reason) for the orders inventory has settled."""
     rows = await _fetch(inventory, RESERVATIONS, {"ids": order_ids})
     return {
         str(order_id): (str(status), None if reason is None else str(reason))
@@ -120,8 +123,14 @@ async def outcomes(
     }
 
 
+async def order_statuses(orders: aiopg.Pool, order_ids: list[str]) -> dict[str, str]:
+    """Order id -> status, as the order service has it."""
+    rows = await _fetch(orders, ORDER_STATUSES, {"ids": order_ids})
+    return {str(order_id): str(status) for order_id, status in rows}
+
+
 async def reserved_units(inventory: aiopg.Pool, order_ids: list[str]) -> dict[str, int]:
-    """Units per SKU that inventory reserved for the given orders."""
+    """Units per SKU that inventory holds for the given orders."""
     rows = await _fetch(inventory, RESERVED_UNITS, {"ids": order_ids})
     return {str(sku): int(units) for sku, units in rows}
 

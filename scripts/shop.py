@@ -25,7 +25,8 @@ class Answer:
 
 
 class ShopClient:
-    """`POST /orders` on the order service, `/stock/{sku}` on the inventory service."""
+    """`POST /orders` and cancellations on the order service, `/stock/{sku}` on the inventory
+    service."""
 
     def __init__(self, order_url: str, inventory_url: str) -> None:
         self.order_url = order_url
@@ -48,6 +49,12 @@ class ShopClient:
             f"{self.order_url}/orders", data=body, headers=headers
         ) as response:
             return Answer(response.status, await _body(response), trace_id)
+
+    async def cancel(self, order_id: str) -> int:
+        """POST a cancellation; the status (202 when it started the cancellation)."""
+        async with self._session.post(f"{self.order_url}/orders/{order_id}/cancel") as response:
+            await _body(response)
+            return response.status
 
     async def set_stock(self, sku: str, available: int) -> None:
         """PUT a SKU's stock."""

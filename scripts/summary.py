@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+# What inventory's view of an order is once the order service has its final status.
+INVENTORY_VIEW = {"confirmed": "reserved", "rejected": "rejected", "cancelled": "released"}
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,9 @@ class DemoResult:
     counts: PipelineCounts
     stock_before: dict[str, int]
     stock_after: dict[str, int]
-    reserved_lines: dict[str, int]  # sku -> units, from the inventory database
+    reserved_lines: dict[str, int]  # sku -> units still held, from the inventory database
+    statuses: dict[str, str] = field(default_factory=dict)  # order id -> order service's status
+    cancelled: list[str] = field(default_factory=list)  # orders whose cancellation was accepted
 
     def stock_rows(self) -> list[StockRow]:
         """One row per SKU seeded."""
@@ -80,11 +85,22 @@ class DemoResult:
 
     def problems(self) -> list[str]:
         """Every check that failed, one sentence each; empty when it all adds up."""
-        found = self.counts.problems(expected_written=len(self.accepted))
+        # One OrderCreated per accepted order, one OrderCancelled per cancellation.
+        found = self.counts.problems(expected_written=len(self.accepted) + len(self.cancelled))
         pending = [order_id for order_id in self.accepted if order_id not in self.outcomes]
         if pending:
             found.append(f"{len(pending)} accepted orders have no inventory outcome "
                          f"(first: {pending[0]})")
+        if self.statuses:
+            unlike = [order_id for order_id in self.accepted
+                      if INVENTORY_VIEW.get(self.statuses.get(order_id, ""))
+                      != self.outcomes.get(order_id, ("", None))[0]]
+            if unlike:
+                first = unlike[0]
+                found.append(
+                    f"{len(unlike)} orders whose status does not match inventory's view "
+                    f"(first: {first} is {self.statuses.get(first, 'unknown')}, inventory says "
+                    f"{self.outcomes.get(first, ('nothing', None))[0]})")
         for row in self.stock_rows():
             if not row.ok:
                 found.append(f"{row.sku}: stock went from {row.before} to {row.after} "
@@ -117,12 +133,19 @@ def render_summary(result: DemoResult, *, topic: str) -> list[str]:
                       if status == "rejected")
     refused = Counter(status for status, _ in result.refused)
     counts = result.counts
+    final = Counter(result.statuses.values())
     lines = [
         "Orders",
         _row("accepted by the order service (201)", len(result.accepted)),
-        _row("  reserved by inventory", statuses["reserved"]),
-        _row("  rejected by inventory", statuses["rejected"]),
-        *(_row(f"    {kind}", n) for kind, n in sorted(reasons.items())),
+    ]
+    for status, view in INVENTORY_VIEW.items():
+        if result.statuses:
+            lines.append(_pair(f"  {status} / {view}", final[status], statuses[view]))
+        elif view != "released":
+            lines.append(_row(f"  {view} by inventory", statuses[view]))
+        if view == "rejected":
+            lines += [_row(f"    {kind}", n) for kind, n in sorted(reasons.items())]
+    lines += [
         _row("refused at the API (4xx)", len(result.refused),
              ", ".join(f"{n} x {status}" for status, n in sorted(refused.items()))),
         "",
@@ -144,6 +167,12 @@ def render_summary(result: DemoResult, *, topic: str) -> list[str]:
         lines.append(f"  {row.sku:<14}{row.before:>8}{row.after:>8}"
                      f"{row.after - row.before:>+8}{row.reserved:>10}  {check}")
     return lines
+
+
+def _pair(label: str, orders: int, inventory: int) -> str:
+    # One final status, counted in the order service and in inventory's view of the orders.
+    return (f"  {label:<38}{orders:>5}   (order service; inventory: {inventory}"
+            f"{'' if orders == inventory else ', MISMATCH'})")
 
 
 def _row(label: str, value: int, note: str = "") -> str:

@@ -18,22 +18,36 @@ from scripts.trace_report import choose_trace, missing_services, trace_id_of
 
 async def wait_for_pipeline(
     orders_db: aiopg.Pool, inventory_db: aiopg.Pool, tally: observe.TopicTally,
-    order_ids: list[str], within: float, *, count_marked: bool,
+    order_ids: list[str], within: float, *, count_marked: bool, events: int | None = None,
 ) -> PipelineCounts:
-    """Poll the counts until written == published == consumed, or the deadline."""
+    """Poll the counts until `events` (one per order unless given) are written, published
+    and consumed, or the deadline."""
     progress = Progress(sys.stdout)
     started = time.monotonic()
     while True:
         counts = await observe.pipeline_counts(
             orders_db, inventory_db, tally, order_ids, count_marked=count_marked)
         elapsed = time.monotonic() - started
-        if not counts.problems(expected_written=len(order_ids)):
+        if not counts.problems(expected_written=events or len(order_ids)):
             progress.done(f"  {counts.progress()}: all there after {elapsed:.1f}s")
             return counts
         if elapsed > within:
             progress.done(f"  {counts.progress()}: still not settled after {within:.0f}s")
             return counts
         progress.update(f"  {counts.progress()}")
+        await asyncio.sleep(0.25)
+
+
+async def wait_for_statuses(
+    orders_db: aiopg.Pool, order_ids: list[str], done: frozenset[str], within: float
+) -> dict[str, str]:
+    """Poll the order service's statuses until every order has one of `done`, or the deadline."""
+    started = time.monotonic()
+    while True:
+        statuses = await observe.order_statuses(orders_db, order_ids)
+        waiting = [order_id for order_id in order_ids if statuses.get(order_id) not in done]
+        if not waiting or time.monotonic() - started > within:
+            return statuses
         await asyncio.sleep(0.25)
 
 

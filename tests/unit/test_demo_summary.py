@@ -154,3 +154,22 @@ def test_the_trace_shown_is_of_a_reserved_order_with_the_most_lines() -> None:
     assert pick_order(result()) == "o1"
     assert pick_order(result(outcomes={"o3": ("rejected", "no")})) == "o1"  # the first accepted
     assert pick_order(result(accepted={}, outcomes={})) is None
+
+
+def test_final_statuses_must_match_inventorys_view_of_each_order() -> None:
+    settled = {"o1": "confirmed", "o2": "cancelled", "o3": "rejected"}
+    outcomes = {"o1": ("reserved", None), "o2": ("released", None),
+                "o3": ("rejected", "not enough stock for TEE: 4 available, 50 wanted")}
+    counts = PipelineCounts(written=4, published=4, distinct_published=4, consumed=4, marked=4)
+    fine = result(statuses=settled, outcomes=outcomes, cancelled=["o2"], counts=counts,
+                  stock_after={"MUG": 8, "TEE": 4}, reserved_lines={"MUG": 2, "TEE": 1})
+
+    assert fine.problems() == []
+    assert "    cancelled / released                    1   (order service; inventory: 1)" in (
+        render_summary(fine, topic="order.events"))
+    stuck = result(statuses={**settled, "o2": "cancelling"}, outcomes=outcomes,
+                   cancelled=["o2"], counts=counts, stock_after={"MUG": 8, "TEE": 4},
+                   reserved_lines={"MUG": 2, "TEE": 1})
+    assert stuck.problems() == [
+        "1 orders whose status does not match inventory's view (first: o2 is cancelling, "
+        "inventory says released)"]
