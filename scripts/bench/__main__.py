@@ -135,6 +135,19 @@ def inventory_process(world: World, log_dir: Path, group: str) -> procs.ServiceP
     }, log_dir / f"{group}.log")
 
 
+def order_process(world: World, log_dir: Path) -> procs.ServiceProcess:
+    """The order service, for its reader of inventory's answers (the bench places orders in
+    its database directly)."""
+    from tests.support.faust_apps import free_port
+
+    name = f"bench-order-{world.suffix}"
+    return procs.ServiceProcess("order", {
+        **world.env(),
+        "ORDER_SERVICE_NAME": name,
+        "ORDER_HTTP_PORT": str(free_port()),
+    }, log_dir / f"{name}.log")
+
+
 def relay_process(world: World, log_dir: Path) -> procs.ServiceProcess:
     from tests.support.faust_apps import free_port
 
@@ -234,8 +247,10 @@ async def _e2e_runs(label: str, rates: tuple[int, ...], plan: Plan, world: World
                                          check=check,
                                          within=60 + rate * plan.e2e_seconds / 20)
                 summary = report.latency_summary(load.latencies_ms)
+                round_trip = report.latency_summary(load.round_trips_ms)
                 record = {"achieved": load.achieved_rate, "orders": load.orders,
                           "failures": load.failures, **summary,
+                          "rt p50": round_trip["p50"], "rt p99": round_trip["p99"],
                           "relay_cpu": load.cpu_per_1000("relay"),
                           "inventory_cpu": load.cpu_per_1000("inventory"),
                           **report.stage_summary(load.stages_ms)}
@@ -243,7 +258,8 @@ async def _e2e_runs(label: str, rates: tuple[int, ...], plan: Plan, world: World
                 say(f"  e2e {label} {rate}/s run {run + 1}: {load.orders:,} orders at "
                     f"{load.achieved_rate:,.0f}/s, p50 {summary['p50']:.1f} p99 "
                     f"{summary['p99']:.1f} p99.9 {summary['p99.9']:.1f} max "
-                    f"{summary['max']:.1f} ms; CPU s/1k relay {record['relay_cpu']:.3f} "
+                    f"{summary['max']:.1f} ms; round trip p50 {round_trip['p50']:.1f} p99 "
+                    f"{round_trip['p99']:.1f} ms; CPU s/1k relay {record['relay_cpu']:.3f} "
                     f"inventory {record['inventory_cpu']:.3f}"
                     + (f"; {load.failures} failed" if load.failures else ""))
                 await asyncio.sleep(1.0)
@@ -275,14 +291,17 @@ async def bench_e2e(plan: Plan, worlds: Worlds, results: report.Results, log_dir
     world = await _e2e_world(worlds, "e2e")
     relay = relay_process(world, log_dir)
     inventory = inventory_process(world, log_dir, f"bench-inventory-{world.suffix}")
+    order = order_process(world, log_dir)
     rates = tuple(sorted(set(plan.e2e_rates) | {200}))
 
     def check() -> None:
         relay.check_alive()
         inventory.check_alive()
+        order.check_alive()
 
     relay.start()
     inventory.start()
+    order.start()
     try:
         await _e2e_runs("polling", rates, plan, world,
                         {"relay": relay.cpu, "inventory": inventory.cpu}, check, results,
@@ -290,6 +309,7 @@ async def bench_e2e(plan: Plan, worlds: Worlds, results: report.Results, log_dir
     finally:
         relay.stop()
         inventory.stop()
+        order.stop()
 
 
 # --------------------------------------------------------------------------- debezium
@@ -344,10 +364,18 @@ async def bench_debezium(plan: Plan, worlds: Worlds, results: report.Results,
 
     # End to end: the inventory service as a process, Debezium instead of the relay.
     world = await _e2e_world(worlds, "dbze2e")
-    connector = debezium.Connector(world, common)
-    worlds.forget_topic_later(connector.heartbeat_topic)
+    connector = debezium.Connector(world, common, outboxes="order,inventory")
+    for topic in connector.heartbeat_topics:
+        worlds.forget_topic_later(topic)
     inventory = inventory_process(world, log_dir, f"bench-inventory-{world.suffix}")
+    order = order_process(world, log_dir)
+
+    def check() -> None:
+        inventory.check_alive()
+        order.check_alive()
+
     inventory.start()
+    order.start()
     try:
         await connector.register()
         for config, extra in configs.items():
@@ -355,10 +383,11 @@ async def bench_debezium(plan: Plan, worlds: Worlds, results: report.Results,
                 await connector.configure(extra)
             await _e2e_runs(f"debezium-{config}", plan.debezium_e2e_rates, plan, world,
                             {"relay": lambda: procs.cpu_seconds(connect_pid),
-                             "inventory": inventory.cpu}, inventory.check_alive, results,
+                             "inventory": inventory.cpu}, check, results,
                             jvms=[connect_pid, procs.kafka_pid()])
     finally:
         inventory.stop()
+        order.stop()
         await connector.unregister()
 
 

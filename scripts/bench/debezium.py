@@ -55,12 +55,15 @@ def connect_sh(command: str, env: dict[str, str]) -> str:
 class Connector:
     """The outbox connector of one bench world."""
 
-    def __init__(self, world: World, settings: CommonSettings) -> None:
+    def __init__(self, world: World, settings: CommonSettings, *,
+                 outboxes: str = "order") -> None:
         self.name = f"bench-outbox-{world.suffix}".replace("_", "-")
         self.slot = f"bench_outbox_{world.suffix}"
         self.heartbeat_topic = f"__debezium-heartbeat.{self.name}"
+        # With the inventory's outbox too (the round trip), its connector's heartbeats.
+        self.heartbeat_topics = [self.heartbeat_topic, f"{self.heartbeat_topic}-inventory"]
         self.env = connector_env(world, settings, name=self.name, slot=self.slot,
-                                 publication=self.slot, outboxes="order")
+                                 publication=self.slot, outboxes=outboxes)
         self.registered = False
         self.tuning: dict[str, str] = {}
 

@@ -1,4 +1,5 @@
-"""End-to-end latency: an order's commit to its stock change's commit, at a fixed offered load.
+"""End-to-end latency: an order's commit to its stock change's commit (one way), and to the
+order service having it `confirmed` (the round trip), at a fixed offered load.
 
 Open loop: orders are scheduled on a fixed timetable (`rate` per second) and each is placed by
 a task of its own with `services.order.handlers.place_order` against the orders database; the
@@ -9,7 +10,9 @@ clock. A busy load generator, which sees its own commits late, changes neither.
 
 Where the time goes, order by order, from what the services write anyway (`STAGES`): the
 relay marks a row `published_at` once its Kafka transaction has committed (Debezium marks
-nothing), and the inventory's statement stamps `processed_at` as it starts.
+nothing), and the inventory's statement stamps `processed_at` as it starts. The round trip
+ends at the `confirmed` row of `order_status_history`, stamped by the order service inside the
+transaction that applies the answer (a little before its commit).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import aiopg
@@ -47,6 +50,7 @@ class Load:
     generator_seconds: float  # first to last scheduled send
     commit_seconds: float  # first to last order commit
     latencies_ms: list[float] = field(default_factory=list)
+    round_trips_ms: list[float] = field(default_factory=list)  # order commit -> `confirmed`
     cpu_seconds: dict[str, float] = field(default_factory=dict)
     # STAGES' durations (ms) of the orders that have every stamp; none under Debezium
     stages_ms: dict[str, list[float]] = field(default_factory=dict)
@@ -141,19 +145,35 @@ def stage_durations(committed: dict[uuid.UUID, float], published: dict[str, floa
     return stages if stages["relay"] else {}
 
 
-async def wait_for_stock(inventory_pool: aiopg.Pool, order_ids: list[uuid.UUID], *,
-                         within: float, check: Callable[[], None] = lambda: None
-                         ) -> dict[uuid.UUID, float]:
-    """Poll until every order has its stock commit; raise after `within` seconds."""
+ANSWERED = """
+SELECT order_id, extract(epoch FROM changed_at)::float8 FROM order_status_history
+WHERE status IN ('confirmed', 'rejected') AND order_id = ANY(%(ids)s::uuid[])
+"""
+
+
+async def answer_stamps(pool: aiopg.Pool, order_ids: list[uuid.UUID]) -> dict[uuid.UUID, float]:
+    """When the order service had each of those orders confirmed (or rejected), if it has."""
+    async with pool.acquire() as conn, conn.cursor() as cur:
+        await cur.execute(ANSWERED, {"ids": order_ids})
+        return {row[0]: float(row[1]) for row in await cur.fetchall()}
+
+
+Stamps = Callable[[aiopg.Pool, list[uuid.UUID]], Awaitable[dict[uuid.UUID, float]]]
+
+
+async def wait_for(stamps: Stamps, pool: aiopg.Pool, order_ids: list[uuid.UUID], *,
+                   within: float, check: Callable[[], None] = lambda: None
+                   ) -> dict[uuid.UUID, float]:
+    """Poll `stamps` until every order has one; raise after `within` seconds."""
     deadline = time.monotonic() + within
     while True:
-        seen = await commit_stamps(inventory_pool, order_ids)
+        seen = await stamps(pool, order_ids)
         if len(seen) >= len(order_ids):
             return seen
         check()
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{len(order_ids) - len(seen)} of {len(order_ids)} orders have "
-                               f"no stock change after {within:.0f}s")
+            raise TimeoutError(f"{len(order_ids) - len(seen)} of {len(order_ids)} orders not "
+                               f"found by {stamps.__name__} after {within:.0f}s")
         await asyncio.sleep(0.2)
 
 
@@ -163,7 +183,8 @@ async def measure(orders_pool: aiopg.Pool, inventory_pool: aiopg.Pool, rate: flo
     """One open-loop run at `rate`, waiting until every order's stock change is committed."""
     cpu_before = {name: probe() for name, probe in cpu.items()}
     ids, failures, generator_seconds = await open_loop(orders_pool, rate, seconds)
-    stocked = await wait_for_stock(inventory_pool, ids, within=within, check=check)
+    stocked = await wait_for(commit_stamps, inventory_pool, ids, within=within, check=check)
+    answered = await wait_for(answer_stamps, orders_pool, ids, within=within, check=check)
     cpu_used = {name: probe() - cpu_before[name] for name, probe in cpu.items()}
     committed = await commit_stamps(orders_pool, ids)
     published, started = await stage_stamps(orders_pool, inventory_pool, ids)
@@ -173,6 +194,7 @@ async def measure(orders_pool: aiopg.Pool, inventory_pool: aiopg.Pool, rate: flo
         generator_seconds=generator_seconds,
         commit_seconds=commit_times[-1] - commit_times[0] if len(commit_times) > 1 else 0.0,
         latencies_ms=[(stocked[order_id] - committed[order_id]) * 1000 for order_id in ids],
+        round_trips_ms=[(answered[order_id] - committed[order_id]) * 1000 for order_id in ids],
         cpu_seconds=cpu_used,
         stages_ms=stage_durations(committed, published, started, stocked),
     )

@@ -114,7 +114,8 @@ def tables(results: Results) -> str:
                    " worker for Debezium), and the Kafka broker and PostgreSQL it keeps busy")
         out.append(cost_table(results))
     if results.e2e:
-        out.append("\nEnd to end, order commit -> stock commit (ms), open loop; medians of "
+        out.append("\nEnd to end, order commit -> stock commit (ms), and the round trip, order "
+                   "commit -> `confirmed` in the order service (rt, ms), open loop; medians of "
                    "runs (min-max); CPU s per 1,000 orders")
         rows = []
         for (relay, rate), e2e_runs in sorted(results.e2e.items()):
@@ -125,12 +126,14 @@ def tables(results: Results) -> str:
                 _spread([r["p99"] for r in e2e_runs], 1),
                 _spread([r["p99.9"] for r in e2e_runs], 1),
                 _spread([r["max"] for r in e2e_runs], 1),
+                _spread([r.get("rt p50", 0.0) for r in e2e_runs], 1),
+                _spread([r.get("rt p99", 0.0) for r in e2e_runs], 1),
                 _spread([r["relay_cpu"] for r in e2e_runs], 3),
                 _spread([r["inventory_cpu"] for r in e2e_runs], 3),
             ])
         out.append(format_table(
             ["relay", "offered/s", "achieved/s", "orders", "p50", "p99", "p99.9", "max",
-             "relay CPU s/1k", "inventory CPU s/1k"], rows))
+             "rt p50", "rt p99", "relay CPU s/1k", "inventory CPU s/1k"], rows))
         staged = [(key, runs) for key, runs in sorted(results.e2e.items())
                   if all(f"{STAGES[0]} p50" in run for run in runs)]
         if staged:
