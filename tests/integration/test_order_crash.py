@@ -27,7 +27,8 @@ from tests.support.orders import order_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ORDERS = 200
-KILL_AFTER = 60
+BEFORE_START = 100  # waiting on the topic when the reader starts
+KILL_AFTER = 120  # applied answers; the rest is still being published when it is killed
 
 
 async def test_answers_applied_by_a_killed_reader_are_applied_once_after_restart(
@@ -45,10 +46,14 @@ async def test_answers_applied_by_a_killed_reader_are_applied_once_after_restart
                 for order_id, answer in zip(order_ids, answers, strict=True)}
 
     async def stream() -> None:
+        # Paced, so that the reader is killed while answers still arrive.
         async with relay_producer(servers) as producer:
-            for start in range(0, ORDERS, 10):
-                await publish(producer, topic, answers[start:start + 10])
+            for start in range(BEFORE_START, ORDERS, 5):
+                await publish(producer, topic, answers[start:start + 5])
                 await asyncio.sleep(0.05)
+
+    async with relay_producer(servers) as producer:
+        await publish(producer, topic, answers[:BEFORE_START])
 
     async def applied_at_least(number: int) -> bool:
         assert worker.returncode is None, f"the order service exited early; see {log}"
@@ -61,14 +66,18 @@ async def test_answers_applied_by_a_killed_reader_are_applied_once_after_restart
             cwd=REPO_ROOT, env={**os.environ, **settings_env(settings)},
             stdout=output, stderr=output,
         )
-        streaming = asyncio.create_task(stream())
+        streaming: asyncio.Task[None] | None = None
         try:
+            await wait_until(lambda: applied_at_least(1), within=60,
+                             what=f"the reader to apply its first answer (log: {log})")
+            streaming = asyncio.create_task(stream())
             await wait_until(lambda: applied_at_least(KILL_AFTER), within=60,
                              what=f"the reader to apply {KILL_AFTER} answers (log: {log})")
         finally:
             worker.send_signal(signal.SIGKILL)
             await worker.wait()
-        await streaming
+        if streaming is not None:
+            await streaming
     killed_at = await count(orders_pool, "processed_events")
     assert killed_at < ORDERS, "the reader was killed after the stream, not in the middle"
 

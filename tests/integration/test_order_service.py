@@ -11,25 +11,19 @@ import httpx
 import psycopg2
 import pytest
 
-from services.order.app import create_app
 from services.order.handlers import place_order
 from services.order.models import PlaceOrder
 from shared.events import OrderCreated, parse_event
 from shared.outbox import queries as outbox_queries
 from tests.conftest import World
-from tests.support.faust_apps import running_app
-from tests.support.orders import order_settings
+from tests.support.orders import order_client
 
 GOOD: dict[str, Any] = {"customer_id": "cust-1", "items": [{"sku": "SKU-1", "quantity": 2}]}
 
 
 @pytest.fixture
 async def client(world: World) -> AsyncIterator[httpx.AsyncClient]:
-    settings = order_settings(world)
-    async with (
-        running_app(create_app(settings)),
-        httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.order_http_port}") as http,
-    ):
+    async with order_client(world) as http:
         yield http
 
 

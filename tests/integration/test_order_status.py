@@ -12,27 +12,22 @@ import httpx
 import psycopg2
 import pytest
 
-from services.order.app import create_app
 from services.order.handlers import cancel_order
 from shared.inbox.wiring import dead_letter_topic
 from shared.outbox import queries as outbox_queries
 from tests.conftest import World
-from tests.support.faust_apps import running_app, wait_until
+from tests.support.faust_apps import wait_until
 from tests.support.inventory import count, fetch_all
 from tests.support.inventory_events import stock_rejected, stock_released, stock_reserved
 from tests.support.order_events import publish_raw, read_committed, record_of, relay_producer
-from tests.support.orders import apply_answer, order_settings, order_status
+from tests.support.orders import apply_answer, order_client, order_settings, order_status
 
 GOOD: dict[str, Any] = {"customer_id": "cust-1", "items": [{"sku": "SKU-1", "quantity": 1}]}
 
 
 @pytest.fixture
 async def client(world: World) -> AsyncIterator[httpx.AsyncClient]:
-    settings = order_settings(world)
-    async with (
-        running_app(create_app(settings)),
-        httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.order_http_port}") as http,
-    ):
+    async with order_client(world) as http:
         yield http
 
 

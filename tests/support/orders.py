@@ -1,21 +1,37 @@
-"""Helpers for tests of the order service: settings for one test, and applying answers."""
+"""Helpers for tests of the order service: settings and a running service for one test, and
+applying answers."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import aiopg
+import httpx
 
+from services.order.app import create_app
 from services.order.handlers import HANDLERS
 from services.order.settings import OrderSettings
 from shared.events import Envelope
 from shared.inbox.reader import Outcome
 from shared.inbox.reader import apply_event as apply_in_own_transaction
-from tests.support.faust_apps import free_port
+from tests.support.faust_apps import free_port, running_app
 
 if TYPE_CHECKING:
     from tests.conftest import World
+
+
+@asynccontextmanager
+async def order_client(world: World) -> AsyncIterator[httpx.AsyncClient]:
+    """The order service running for `world`, and an HTTP client of it."""
+    settings = order_settings(world)
+    async with (
+        running_app(create_app(settings)),
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.order_http_port}") as http,
+    ):
+        yield http
 
 
 def order_settings(world: World, **overrides: Any) -> OrderSettings:
