@@ -9,10 +9,13 @@ from typing import Any
 import faust
 from faust.app.base import BootStrategy
 
+from shared.http_metrics import request_duration_middleware
 from shared.http_tracing import server_span_middleware
 from shared.logs import logging_config
+from shared.metrics import MetricsView, ServiceMetrics
 from shared.settings import CommonSettings
 from shared.tracing import ServiceTracing
+from shared.web import bind
 
 
 class ServiceApp(faust.App):
@@ -20,6 +23,8 @@ class ServiceApp(faust.App):
 
     #: The service's tracer provider, as `faust_app` was given it.
     tracing: ServiceTracing | None = None
+    #: The service's metrics, as `faust_app` was given them.
+    metrics: ServiceMetrics | None = None
 
     async def on_first_start(self) -> None:
         await asyncio.to_thread(Path(self.conf.datadir).mkdir, parents=True, exist_ok=True)
@@ -34,6 +39,7 @@ def faust_app(
     web_port: int,
     consumes: bool = True,
     tracing: ServiceTracing | None = None,
+    metrics: ServiceMetrics | None = None,
     **options: Any,
 ) -> faust.App:
     """A Faust app with the project's defaults: in-memory stores, no leader topic, acks=all.
@@ -41,9 +47,12 @@ def faust_app(
     An app that `consumes` nothing starts no Kafka client of Faust's at all: a Faust consumer
     with no topics crashes, and a service that only serves HTTP has no use for one. With
     `tracing`, each HTTP request is a span of its provider, which is flushed when the app
-    stops. `faust worker` logs with trace ids either way.
+    stops. With `metrics`, the app serves `GET /metrics` and times each request. `faust
+    worker` logs with trace ids either way.
     """
     middlewares = [server_span_middleware(tracing.tracer)] if tracing is not None else []
+    if metrics is not None:
+        middlewares.append(request_duration_middleware(metrics.meter))
     app = ServiceApp(
         app_id,
         broker=settings.kafka_broker_url,
@@ -65,9 +74,18 @@ def faust_app(
         # The first dependency stops last, after every other one has ended its spans.
         app.add_dependency(tracing)
         app.tracing = tracing
+    if metrics is not None:
+        app.add_dependency(metrics)
+        app.metrics = metrics
+        app.page("/metrics")(bind(MetricsView, metrics=metrics))
     return app
 
 
 def tracing_of(app: faust.App) -> ServiceTracing | None:
     """The tracing `faust_app` gave an app, if any."""
     return app.tracing if isinstance(app, ServiceApp) else None
+
+
+def metrics_of(app: faust.App) -> ServiceMetrics | None:
+    """The metrics `faust_app` gave an app, if any."""
+    return app.metrics if isinstance(app, ServiceApp) else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Protocol
 
 import aiopg
 import psycopg2.extensions
@@ -16,6 +17,13 @@ TRANSIENT_DB_ERRORS: tuple[type[BaseException], ...] = (
     psycopg2.errors.SerializationFailure,
     psycopg2.errors.DeadlockDetected,
 )
+
+
+class HasPool(Protocol):
+    """Where the open database pool is found once the app runs (`shared.resources.PostgresPool`)."""
+
+    @property
+    def pool(self) -> aiopg.Pool: ...
 
 
 async def create_pool(dsn: str, *, minsize: int = 1, maxsize: int = 10) -> aiopg.Pool:

@@ -35,6 +35,10 @@ class CommonSettings(BaseSettings):
 
     data_dir: str = ".run/faust"
 
+    # `debezium`: Kafka Connect relays the outboxes, and an outbox's backlog is what its
+    # replication slot has not confirmed.
+    relay_mode: Literal["polling", "debezium"] = "polling"
+
     @model_validator(mode="after")
     def _reject_placeholder_secrets(self) -> CommonSettings:
         if self.environment == "production" and (

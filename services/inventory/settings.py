@@ -15,3 +15,5 @@ class InventorySettings(ConsumerSettings):
     inventory_http_host: str = "127.0.0.1"
     inventory_http_port: int = Field(default=8081, ge=1, le=65535)
     inventory_max_body_bytes: int = Field(default=16 * 1024, ge=1024)
+    # The replication slot of the inventory outbox's connector (RELAY_MODE=debezium).
+    debezium_inventory_slot_name: str = "inventory_outbox"

@@ -18,6 +18,8 @@ from shared.app import faust_app
 from shared.health import HealthView, consuming
 from shared.inbox.transport import use_read_committed
 from shared.inbox.wiring import consumer_options, read_topic
+from shared.metrics import service_metrics
+from shared.outbox.backlog import OutboxBacklog
 from shared.resources import PostgresPool
 from shared.tracing import service_tracing
 from shared.web import bind
@@ -33,12 +35,14 @@ def create_app(
     configured by the `OTEL_*` variables.
     """
     tracing = service_tracing(settings.order_service_name, tracer_provider)
+    metrics = service_metrics(settings.order_service_name)
     app = faust_app(
         settings.order_service_name,
         settings,
         web_host=settings.order_http_host,
         web_port=settings.order_http_port,
         tracing=tracing,
+        metrics=metrics,
         **consumer_options(settings),
     )
     use_read_committed(app)
@@ -49,6 +53,9 @@ def create_app(
         tracer=tracing.tracer,
     )
     app.add_dependency(database)
+    metrics.add_sampler(OutboxBacklog(
+        database, settings.order_events_topic, metrics.meter,
+        slot=settings.debezium_slot_name if settings.relay_mode == "debezium" else None))
     read_topic(
         app, topic=settings.inventory_events_topic,
         partitions=settings.inventory_events_partitions, registry=HANDLERS, database=database,

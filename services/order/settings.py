@@ -15,3 +15,5 @@ class OrderSettings(ConsumerSettings):
     order_http_host: str = "127.0.0.1"
     order_http_port: int = Field(default=8080, ge=1, le=65535)
     order_max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # The replication slot of the orders outbox's connector (RELAY_MODE=debezium).
+    debezium_slot_name: str = "order_outbox"

@@ -12,10 +12,12 @@ from __future__ import annotations
 import faust
 from opentelemetry.sdk.trace import TracerProvider
 
+from services.relay.metrics import RelayMetrics
 from services.relay.service import DebeziumNotice, RelayService
 from services.relay.settings import RelaySettings
 from services.relay.views import RelayHealthView
 from shared.app import faust_app
+from shared.metrics import service_metrics
 from shared.resources import PostgresPool
 from shared.tracing import service_tracing
 from shared.web import bind
@@ -30,9 +32,10 @@ def create_app(
     configured by the `OTEL_*` variables.
     """
     tracing = service_tracing(settings.relay_service_name, tracer_provider)
+    metrics = service_metrics(settings.relay_service_name)
     # No agents, no topics: the relay brings its own transactional producer, not Faust's.
     app = faust_app(
-        settings.relay_service_name, settings, consumes=False, tracing=tracing,
+        settings.relay_service_name, settings, consumes=False, tracing=tracing, metrics=metrics,
         web_host=settings.relay_http_host, web_port=settings.relay_http_port,
     )
     if settings.relay_mode == "debezium":
@@ -48,7 +51,8 @@ def create_app(
                              maxsize=settings.db_pool_max))
         for route in settings.routes()
     ]
-    service = RelayService(outboxes, settings, tracer=tracing.tracer)
+    service = RelayService(outboxes, settings, tracer=tracing.tracer,
+                           metrics=RelayMetrics(metrics.meter))
     # Dependencies start in this order and stop in reverse: the relays stop before the pools.
     for _route, database in outboxes:
         app.add_dependency(database)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -28,6 +29,7 @@ from opentelemetry import trace
 from services.relay import checkpoint
 from services.relay.lease import Lease
 from services.relay.listener import OutboxListener
+from services.relay.metrics import RelayMetrics
 from services.relay.retry import Backoff, describe
 from services.relay.sending import Outgoing
 from services.relay.settings import OutboxRoute, RelaySettings
@@ -62,8 +64,10 @@ class Relay:
         crash_at: FaultHook | None = None,
         holder: str | None = None,
         tracer: trace.Tracer | None = None,
+        metrics: RelayMetrics | None = None,
     ) -> None:
         self._pool = pool
+        self._metrics = metrics
         self.route = route
         self._settings = settings
         self._tracer = tracer or trace.get_tracer(INSTRUMENTATION_NAME)
@@ -137,10 +141,19 @@ class Relay:
             # the last committed batch may ever be unsettled: the one `recover` settles.
             await self._finish_settling()
             await producer.begin_transaction()
-            await self._fault("before_send")
-            await outgoing.send()
-            await self._fault("after_send")
-            await producer.commit_transaction()
+            began = time.perf_counter()
+            try:
+                await self._fault("before_send")
+                await outgoing.send()
+                await self._fault("after_send")
+                await producer.commit_transaction()
+            except BaseException:
+                # Not committed: the next producer with this transactional id aborts it.
+                if self._metrics is not None:
+                    self._metrics.aborted(topic)
+                raise
+        if self._metrics is not None:
+            self._metrics.committed(topic, len(rows), time.perf_counter() - began)
         await self._fault("after_kafka_commit")
         self._settling.start(done)
         if len(rows) < self._settings.relay_batch_size:
@@ -197,6 +210,8 @@ class Relay:
 
     async def _hold_lease(self) -> bool:
         held = await self.lease.hold(self._pool)
+        if self._metrics is not None:
+            self._metrics.lease(self.route.topic, held=held)
         if held:
             # Listen before reading the outbox, so that no commit after the read goes unnoticed.
             await self._listener.listen()
@@ -210,6 +225,8 @@ class Relay:
 
     async def _stand_down(self) -> None:
         await self._drop_producer()
+        if self._metrics is not None:
+            self._metrics.lease(self.route.topic, held=False)
         try:
             await self.lease.release(self._pool)
         except Exception as exc:  # it expires by itself

@@ -10,6 +10,7 @@ from typing import Any
 from mode import Service
 from opentelemetry import trace
 
+from services.relay.metrics import RelayMetrics
 from services.relay.relay import Relay
 from services.relay.settings import OutboxRoute, RelaySettings
 from shared.resources import PostgresPool
@@ -21,11 +22,13 @@ class RelayService(Service):
     """Runs one `Relay.run` per outbox in the background; a clean stop releases the leases."""
 
     def __init__(self, outboxes: list[tuple[OutboxRoute, PostgresPool]], settings: RelaySettings,
-                 *, tracer: trace.Tracer | None = None, **kwargs: Any) -> None:
+                 *, tracer: trace.Tracer | None = None, metrics: RelayMetrics | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._outboxes = outboxes
         self._settings = settings
         self._tracer = tracer
+        self._metrics = metrics
         self._relays: list[Relay] = []
         self._runs: list[asyncio.Task[None]] = []
 
@@ -36,7 +39,8 @@ class RelayService(Service):
 
     async def on_started(self) -> None:
         for route, database in self._outboxes:
-            relay = Relay(database.pool, route, self._settings, tracer=self._tracer)
+            relay = Relay(database.pool, route, self._settings, tracer=self._tracer,
+                          metrics=self._metrics)
             self._relays.append(relay)
             self._runs.append(asyncio.create_task(relay.run(), name=f"relay {route.topic}"))
 

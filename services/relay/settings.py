@@ -41,8 +41,8 @@ class RelaySettings(CommonSettings):
     relay_service_name: str = "outbox-relay"
     relay_http_host: str = "127.0.0.1"
     relay_http_port: int = Field(default=8082, ge=1, le=65535)
-    # `debezium`: Kafka Connect relays the outboxes and this process only answers /health.
-    relay_mode: Literal["polling", "debezium"] = "polling"
+    # RELAY_MODE=debezium: Kafka Connect relays the outboxes and this process only answers
+    # /health and /metrics.
     # JSON, e.g. [{"database": "orders", "topic": "order.events", "partitions": 3}]; unset:
     # the order service's outbox to ORDER_EVENTS_TOPIC, the inventory's to
     # INVENTORY_EVENTS_TOPIC.

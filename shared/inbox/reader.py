@@ -25,10 +25,11 @@ import psycopg2
 from opentelemetry import trace
 from pydantic import ValidationError
 
-from shared.db import transaction
+from shared.db import HasPool, transaction
 from shared.events import Envelope
 from shared.inbox.dead_letters import SourceRecord
 from shared.inbox.dedupe import claim
+from shared.inbox.metrics import InboxMetrics
 from shared.inbox.registry import Handler, Registry
 from shared.kafka_tracing import header_text, start_process_span
 from shared.retry import Backoff, retry_until_done
@@ -44,13 +45,6 @@ RECORD_FAULTS: tuple[type[BaseException], ...] = (
     psycopg2.DataError, psycopg2.IntegrityError, ValidationError)
 
 
-class HasPool(Protocol):
-    """Where the open database pool is found once the app runs (`shared.resources.PostgresPool`)."""
-
-    @property
-    def pool(self) -> aiopg.Pool: ...
-
-
 class DeadLetterSink(Protocol):
     """Where records that can never be applied go (`dead_letters.DeadLetters`)."""
 
@@ -63,6 +57,7 @@ class _Item:
 
     record: SourceRecord
     span: trace.Span
+    event_type: str = ""
     event: Envelope | None = None
     handler: Handler | None = None
     outcome: Outcome | None = None
@@ -80,6 +75,7 @@ class Reader:
     tracer: trace.Tracer = field(default_factory=lambda: trace.get_tracer(INSTRUMENTATION_NAME))
     # How a batch's transaction begins (unit tests give a fake one).
     begin: Callable[[aiopg.Pool], AbstractAsyncContextManager[aiopg.Cursor]] = transaction
+    metrics: InboxMetrics | None = None
 
     async def process(self, record: SourceRecord) -> Outcome:
         """Apply one record's event, or skip or dead-letter the record; return what was done."""
@@ -110,7 +106,15 @@ class Reader:
             item.span.set_attribute("inbox.outcome", item.outcome)
             item.span.end()
             outcomes.append(item.outcome)
+            if self.metrics is not None:
+                self._count(self.metrics, item)
         return outcomes
+
+    @staticmethod
+    def _count(metrics: InboxMetrics, item: _Item) -> None:
+        metrics.counted(item.event_type or "unknown", item.outcome or "")
+        if item.outcome == "applied" and item.event is not None:
+            metrics.applied(item.event)
 
     async def _process(self, items: list[_Item]) -> None:
         for item in items:
@@ -135,6 +139,7 @@ class Reader:
     async def _parse(self, item: _Item) -> None:
         record = item.record
         event_type = _event_type(record)
+        item.event_type = event_type or ""
         if event_type is None:
             await self._dead_letter(item, "event_type: no header, and the value names none")
             return

@@ -7,9 +7,12 @@ from typing import Any
 import faust
 from opentelemetry import trace
 
+from shared.app import metrics_of
+from shared.db import HasPool
 from shared.inbox.agent import batching_agent
 from shared.inbox.dead_letters import DeadLetters
-from shared.inbox.reader import HasPool, Reader
+from shared.inbox.metrics import InboxMetrics, consumer_lag
+from shared.inbox.reader import Reader
 from shared.inbox.registry import Registry
 from shared.retry import Backoff
 from shared.settings import ConsumerSettings
@@ -50,7 +53,8 @@ def read_topic(
 
     The app must read committed records only (`shared.inbox.transport.use_read_committed`,
     called right after creating it). Adds, as the app's dependencies, the creation of the
-    topic and its dead-letter topic, and the dead-letter producer.
+    topic and its dead-letter topic, and the dead-letter producer. With the app's metrics,
+    the reader counts what it does and the consumer's lag is sampled.
     """
     servers = settings.kafka_bootstrap_servers
     dead_letters_topic = dead_letter_topic(topic)
@@ -62,6 +66,10 @@ def read_topic(
         Backoff(settings.consumer_retry_initial_seconds, settings.consumer_retry_max_seconds),
         tracer=tracer,
     )
+    metrics = metrics_of(app)
+    if metrics is not None:
+        reader.metrics = InboxMetrics(metrics.meter, topic)
+        metrics.add_sampler(consumer_lag(app, topic, reader.metrics.lag))
     channel = app.topic(topic, key_serializer="raw", value_serializer="raw")
     app.agent(channel, name=agent_name)(
         batching_agent(reader, batch_size=settings.consumer_batch_size))

@@ -32,3 +32,30 @@ DELETE FROM outbox
 WHERE id = ANY(%(ids)s::bigint[])
   AND EXISTS (SELECT 1 FROM outbox WHERE id = %(last_id)s AND event_id = %(last_event_id)s)
 """
+
+# The backlog a polling relay has left: its unpublished rows (the partial index holds them).
+PENDING = """
+SELECT count(*), COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8
+FROM outbox
+WHERE published_at IS NULL
+"""
+
+# A mark in the WAL: where it ends now, and the newest outbox row committed by then.
+WAL_MARK = """
+SELECT pg_current_wal_lsn()::text, COALESCE((SELECT max(id) FROM outbox), 0)
+"""
+
+# What a Debezium slot has confirmed, and the WAL it holds back; no row when it is missing.
+SLOT_STATE = """
+SELECT confirmed_flush_lsn::text,
+       COALESCE(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::float8
+FROM pg_replication_slots
+WHERE slot_name = %(slot)s AND database = current_database()
+"""
+
+# Rows past a mark the slot has confirmed: Debezium may not have them in Kafka yet.
+PENDING_AFTER = """
+SELECT count(*), COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8
+FROM outbox
+WHERE id > %(after_id)s
+"""
