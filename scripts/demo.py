@@ -23,6 +23,7 @@ from typing import Literal
 import aiohttp
 
 from scripts import observe, stack
+from scripts.metrics_report import settled_figures
 from scripts.otlp_sink import OtlpSink
 from scripts.shop import ShopClient, ShopError, place_all
 from scripts.summary import DemoResult, render_summary
@@ -45,6 +46,8 @@ class RelayChoice(CommonSettings):
 
     relay_mode: Literal["polling", "debezium"] = "polling"
     relay_service_name: str = "outbox-relay"
+    relay_http_host: str = "127.0.0.1"
+    relay_http_port: int = 8082
 
 
 @dataclass
@@ -62,6 +65,15 @@ class Config:
     @property
     def inventory_url(self) -> str:
         return _url(self.inventory.inventory_http_host, self.inventory.inventory_http_port)
+
+    @property
+    def metrics_urls(self) -> list[tuple[str, str]]:
+        """The services whose `/metrics` the demo reads, by name."""
+        relay = ([(self.relay.relay_service_name,
+                   _url(self.relay.relay_http_host, self.relay.relay_http_port))]
+                 if self.polling else [])
+        return [(self.order.order_service_name, self.order_url), *relay,
+                (self.inventory.inventory_service_name, self.inventory_url)]
 
     @property
     def polling(self) -> bool:
@@ -203,7 +215,15 @@ async def demonstrate(
                                      received=sink.spans):
                 say(line)
 
-        problems = placed.unexpected + result.problems()
+        step("From /metrics (what Prometheus scrapes)")
+        figures = await settled_figures(config.metrics_urls, within=args.timeout)
+        for figure in figures:
+            for line in figure.lines():
+                say(line)
+
+        problems = placed.unexpected + result.problems() + [
+            f"{figure.service}: /metrics does not read backlog 0 and lag 0"
+            for figure in figures if not figure.settled]
         step("Checks")
         if problems:
             for problem in problems:
@@ -216,6 +236,7 @@ async def demonstrate(
         say("  ok: every accepted order has its final status, and inventory's view matches it")
         say("  ok: stock went down by exactly the units still reserved, per SKU (cancellations "
             "gave theirs back)")
+        say("  ok: every service's /metrics reads an outbox backlog of 0 and a lag of 0")
         return 0, order_id, next(iter(stock))
     finally:
         await shop.close()

@@ -35,10 +35,6 @@ class CommonSettings(BaseSettings):
 
     data_dir: str = ".run/faust"
 
-    # `debezium`: Kafka Connect relays the outboxes, and an outbox's backlog is what its
-    # replication slot has not confirmed.
-    relay_mode: Literal["polling", "debezium"] = "polling"
-
     @model_validator(mode="after")
     def _reject_placeholder_secrets(self) -> CommonSettings:
         if self.environment == "production" and (
@@ -77,3 +73,7 @@ class ConsumerSettings(CommonSettings):
     # Backoff between attempts at a batch the database refused for a passing reason.
     consumer_retry_initial_seconds: float = Field(default=0.1, gt=0)
     consumer_retry_max_seconds: float = Field(default=5.0, gt=0)
+
+    # Who publishes this service's outbox: `debezium` means Kafka Connect, and the outbox's
+    # backlog is what its replication slot has not confirmed.
+    relay_mode: Literal["polling", "debezium"] = "polling"

@@ -43,6 +43,7 @@ class RelaySettings(CommonSettings):
     relay_http_port: int = Field(default=8082, ge=1, le=65535)
     # RELAY_MODE=debezium: Kafka Connect relays the outboxes and this process only answers
     # /health and /metrics.
+    relay_mode: Literal["polling", "debezium"] = "polling"
     # JSON, e.g. [{"database": "orders", "topic": "order.events", "partitions": 3}]; unset:
     # the order service's outbox to ORDER_EVENTS_TOPIC, the inventory's to
     # INVENTORY_EVENTS_TOPIC.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
@@ -49,9 +50,12 @@ class InboxMetrics:
 def consumer_lag(app: faust.App, topic: str, readings: Readings) -> Sampler:
     """A sampler of the lag of `app`'s consumer on each partition of `topic` it holds.
 
-    Lag as Kafka's own consumer reports it (`records-lag`): the partition's end offset (the
-    last stable offset, under read_committed) minus the consumer's position. Transaction
-    markers take offsets too, so a position past the last marker is lag 0.
+    Lag as Kafka's own consumer reports it (`records-lag`): the partition's end offset minus
+    the consumer's position. The end offset is the one the last fetch brought (the consumer
+    fetches all the time), not asked of the broker anew: a ListOffsets round trip can take
+    more than a second when the broker holds the fetch. Transaction markers take offsets too,
+    so a position past the last marker is lag 0; records of a transaction still open count
+    until it ends.
     """
 
     async def sample() -> None:
@@ -60,11 +64,11 @@ def consumer_lag(app: faust.App, topic: str, readings: Readings) -> Sampler:
         if not partitions:
             readings.replace([])
             return
-        ends = await app.consumer.highwaters(*partitions)
+        # Each position crosses to the consumer's own thread: all at once.
+        positions = await asyncio.gather(*(app.consumer.position(tp) for tp in partitions))
         values: list[tuple[Attributes, float]] = []
-        for tp in partitions:
-            position = await app.consumer.position(tp)
-            end = ends.get(tp)
+        for tp, position in zip(partitions, positions, strict=True):
+            end = app.consumer.highwater(tp)
             if position is not None and end is not None:
                 values.append(({"topic": topic, "partition": tp.partition},
                                float(max(end - position, 0))))

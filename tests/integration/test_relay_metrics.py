@@ -1,12 +1,12 @@
-"""`GET /metrics` of every service, read while the system works: each figure moves as it should.
+"""`GET /metrics` of every service with the polling relay, read while the system works: each
+figure moves as it should.
 
-The services run as the real Faust apps against the real PostgreSQL and Kafka (and Kafka
-Connect for Debezium); the test reads what an operator's Prometheus would scrape.
+The services run as the real Faust apps against the real PostgreSQL and Kafka; the test reads
+what an operator's Prometheus would scrape.
 """
 
 from __future__ import annotations
 
-import os
 import uuid
 from contextlib import AsyncExitStack
 
@@ -17,43 +17,14 @@ from services.inventory.app import create_app as create_inventory_app
 from services.order.app import create_app as create_order_app
 from services.relay.app import create_app as create_relay_app
 from tests.conftest import World
-from tests.support.debezium import connector_for
 from tests.support.faust_apps import free_port, running_app, wait_until
 from tests.support.inventory import inventory_settings
-from tests.support.metrics import Scrape, scrape
+from tests.support.metrics import all_confirmed, place, scrape, until_scraped
 from tests.support.order_events import order_created, publish, publish_raw, relay_producer
 from tests.support.orders import order_settings
 from tests.support.relay import relay_settings
 
 ORDERS = 12
-
-
-async def place(orders: httpx.AsyncClient, sku: str) -> str:
-    response = await orders.post(
-        "/orders", json={"customer_id": "c-1", "items": [{"sku": sku, "quantity": 1}]})
-    assert response.status_code == 201, response.text
-    return str(response.json()["order_id"])
-
-
-async def all_confirmed(orders: httpx.AsyncClient, order_ids: list[str]) -> bool:
-    for order_id in order_ids:
-        if (await orders.get(f"/orders/{order_id}")).json()["status"] != "confirmed":
-            return False
-    return True
-
-
-async def until_scraped(client: httpx.AsyncClient, name: str, wanted: float,
-                        **labels: str) -> Scrape:
-    """Scrape until `name{labels}` reads `wanted`; that scrape."""
-    last: list[Scrape] = []
-
-    async def reads_wanted() -> bool:
-        last[:] = [await scrape(client)]
-        return last[0].value(name, **labels) == wanted
-
-    await wait_until(reads_wanted, within=60, interval=0.2,
-                     what=f"{name}{labels} to read {wanted}")
-    return last[0]
 
 
 async def test_every_service_reports_backlog_lag_outcomes_relay_and_http_figures(
@@ -147,47 +118,3 @@ async def test_every_service_reports_backlog_lag_outcomes_relay_and_http_figures
         # `/metrics` answers GET only, and a refused method changes no figure but its own.
         for client in (orders, inventory, relay_http):
             assert (await client.post("/metrics")).status_code == 405
-
-
-async def test_in_debezium_mode_the_backlog_is_what_the_slot_has_not_confirmed(
-    world: World,
-) -> None:
-    async with connector_for(world) as connector:
-        settings = order_settings(world, relay_mode="debezium",
-                                  debezium_slot_name=connector.slot)
-        connect_url = os.environ.get("CONNECT_URL", "http://127.0.0.1:8083")
-        async with (
-            running_app(create_order_app(settings)),
-            httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.order_http_port}") as orders,
-            httpx.AsyncClient(base_url=connect_url) as connect,
-        ):
-            sku = f"SKU-{uuid.uuid4().hex[:8].upper()}"
-            connector.register()
-            await place(orders, sku)
-            await until_scraped(orders, "outbox_pending_events", 0,
-                                topic=world.order_events_topic)
-
-            # The connector paused: its slot confirms nothing, and the backlog grows.
-            paused = await connect.put(f"/connectors/{connector.name}/pause")
-            assert paused.status_code == 202, paused.text
-            await wait_until(lambda: task_state_is(connect, connector.name, "PAUSED"),
-                             within=60, what="the connector paused")
-            for _ in range(5):
-                await place(orders, sku)
-            waiting = await until_scraped(orders, "outbox_pending_events", 5,
-                                          topic=world.order_events_topic)
-            assert (waiting.value("outbox_oldest_pending_age_seconds",
-                                  topic=world.order_events_topic) or 0) > 0
-            assert (waiting.value("outbox_slot_retained_wal_bytes", slot=connector.slot)
-                    or 0) > 0
-
-            resumed = await connect.put(f"/connectors/{connector.name}/resume")
-            assert resumed.status_code == 202, resumed.text
-            await until_scraped(orders, "outbox_pending_events", 0,
-                                topic=world.order_events_topic)
-
-
-async def task_state_is(connect: httpx.AsyncClient, name: str, state: str) -> bool:
-    status = (await connect.get(f"/connectors/{name}/status")).json()
-    tasks = status.get("tasks") or []
-    return bool(tasks) and all(task["state"] == state for task in tasks)
