@@ -26,6 +26,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from opentelemetry import environment_variables as otel_api_variables
 from opentelemetry.sdk import environment_variables as otel_variables
 
 from shared.settings import CommonSettings
@@ -44,20 +45,24 @@ from tests.unit.compose_support import (
 )
 
 # The only settings whose container value differs from .env.example: addresses, which inside
-# the compose network are service names, and the listening hosts, which must be all interfaces.
+# the compose network are service names, the listening hosts, which must be all interfaces,
+# and where metrics are pushed (nowhere: compose's Prometheus scrapes them).
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - where a service must listen inside its container
 ADDRESSES = {
     "POSTGRES_HOST": "postgres",
     "POSTGRES_PORT": "5432",
     "KAFKA_BOOTSTRAP_SERVERS": "kafka:9092",
     "OTEL_EXPORTER_OTLP_ENDPOINT": "http://jaeger:4318",
+    # Prometheus scrapes the metrics; the OTLP endpoint (Jaeger) takes traces only.
+    "OTEL_METRICS_EXPORTER": "none",
     "ORDER_HTTP_HOST": ALL_INTERFACES,
     "RELAY_HTTP_HOST": ALL_INTERFACES,
     "INVENTORY_HTTP_HOST": ALL_INTERFACES,
     "CONNECT_URL": "http://connect:8083",
 }
 # The standard OpenTelemetry variables, read by the SDK rather than by a settings class.
-OTEL_VARIABLES = {name for name in dir(otel_variables) if name.startswith("OTEL_")}
+OTEL_VARIABLES = {name for module in (otel_variables, otel_api_variables)
+                  for name in dir(module) if name.startswith("OTEL_")}
 # What every service waits for, and how.
 SERVICE_NEEDS = {
     "postgres": "service_healthy",
