@@ -29,6 +29,8 @@ def traced_env(endpoint: str) -> dict[str, str]:
         "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
         # Export every 200 ms rather than every 5 s, so the demo need not wait for its trace.
         "OTEL_BSP_SCHEDULE_DELAY": "200",
+        # The demo reads the metrics from /metrics; its sink takes spans only.
+        "OTEL_METRICS_EXPORTER": "none",
         # The summary counts outbox rows, so the relay must keep them (marked) this time.
         "RELAY_RETENTION": "mark",
     })
