@@ -3,14 +3,13 @@ the connector's replication slot has not confirmed."""
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import httpx
 
 from services.order.app import create_app as create_order_app
 from tests.conftest import World
-from tests.support.debezium import connector_for
+from tests.support.debezium import connect_url, connector_for
 from tests.support.faust_apps import running_app, wait_until
 from tests.support.metrics import place, until_scraped
 from tests.support.orders import order_settings
@@ -22,11 +21,10 @@ async def test_in_debezium_mode_the_backlog_is_what_the_slot_has_not_confirmed(
     async with connector_for(world) as connector:
         settings = order_settings(world, relay_mode="debezium",
                                   debezium_slot_name=connector.slot)
-        connect_url = os.environ.get("CONNECT_URL", "http://127.0.0.1:8083")
         async with (
             running_app(create_order_app(settings)),
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.order_http_port}") as orders,
-            httpx.AsyncClient(base_url=connect_url) as connect,
+            httpx.AsyncClient(base_url=connect_url()) as connect,
         ):
             sku = f"SKU-{uuid.uuid4().hex[:8].upper()}"
             connector.register()

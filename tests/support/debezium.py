@@ -21,6 +21,13 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CONNECT_SH = REPO_ROOT / "infra" / "connect.sh"
 
 
+def connect_url() -> str:
+    """The Connect REST API the project's script started: CONNECT_URL, else its CONNECT_PORT on
+    this machine (the generated project's suite runs Connect on a port of its own)."""
+    return os.environ.get("CONNECT_URL") or (
+        f"http://127.0.0.1:{os.environ.get('CONNECT_PORT', '8083')}")
+
+
 def connect_sh(command: str, env: dict[str, str] | None = None) -> str:
     """Run `infra/connect.sh <command>`; fail the test with its one-line error."""
     done = subprocess.run(
