@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.durations import Retention
 
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "outbox-dev-password", "password"})
 
@@ -77,3 +80,28 @@ class ConsumerSettings(CommonSettings):
     # Who publishes this service's outbox: `debezium` means Kafka Connect, and the outbox's
     # backlog is what its replication slot has not confirmed.
     relay_mode: Literal["polling", "debezium"] = "polling"
+
+    # How long an event's dedupe row (`processed_events`) is kept: a redelivery within it is
+    # refused. It must cover as long as the topic may keep a record (its retention.ms plus
+    # segment.ms: Kafka deletes whole segments), or the service refuses to start
+    # (`shared/inbox/retention.py`); Kafka's defaults keep one up to 14 days. `forever`
+    # keeps every row.
+    dedupe_retention: Retention = timedelta(days=15)
+    # Rows older than that are deleted this often, at most this many per statement.
+    dedupe_cleanup_interval_seconds: float = Field(default=60.0, gt=0)
+    dedupe_cleanup_batch_size: int = Field(default=1000, ge=1, le=100_000)
+
+
+class OutboxRetentionSettings(CommonSettings):
+    """How long a service's published outbox rows are kept (see `.env.example`).
+
+    Read by whoever deletes them: the polling relay, or `services.outbox_cleanup` when
+    Debezium publishes the outboxes.
+    """
+
+    # Published rows older than this are deleted (`forever`: never); 0 deletes them as soon
+    # as they are published.
+    outbox_retention: Retention = timedelta(days=7)
+    # How often, and at most how many rows per statement (`shared/outbox/retention.py`).
+    outbox_cleanup_interval_seconds: float = Field(default=60.0, gt=0)
+    outbox_cleanup_batch_size: int = Field(default=1000, ge=1, le=100_000)

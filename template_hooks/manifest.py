@@ -41,6 +41,8 @@ RELAY_MODE_PATHS: Final[dict[str, tuple[str, ...]]] = {
         "infra/connect.sh",
         "infra/debezium",
         "infra/compose/connect-*",
+        # Deletes what Debezium has published; the polling relay deletes its own.
+        "services/outbox_cleanup.py",
         "tests/**/test_debezium*.py",
         "tests/support/debezium.py",
     ),

@@ -3,8 +3,9 @@
 In `polling` mode (the default) it reads each outbox's committed rows and publishes them in
 Kafka transactions, exactly once: the orders database's to `order.events`, the inventory
 database's to `inventory.events` (`RELAY_OUTBOXES` names others). Several relays may run;
-one of them publishes each outbox at a time. In `debezium` mode Kafka Connect relays the
-outboxes and this process only answers `/health`.
+one of them publishes each outbox at a time, and deletes its rows published longer ago than
+`OUTBOX_RETENTION`. In `debezium` mode Kafka Connect relays the outboxes and this process
+only answers `/health` (`services.outbox_cleanup` deletes their rows then).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import faust
 from opentelemetry.sdk.trace import TracerProvider
 
 from services.relay.metrics import RelayMetrics
-from services.relay.service import DebeziumNotice, RelayService
+from services.relay.service import DebeziumNotice, OutboxRetention, RelayService
 from services.relay.settings import RelaySettings
 from services.relay.views import RelayHealthView
 from shared.app import faust_app
@@ -57,6 +58,9 @@ def create_app(
     for _route, database in outboxes:
         app.add_dependency(database)
     app.add_dependency(service)
+    # Deletes what OUTBOX_RETENTION lets go of the outboxes this process publishes; it stops
+    # before the relays.
+    app.add_dependency(OutboxRetention(service.publishing, settings))
     app.page("/health")(bind(RelayHealthView, settings=settings,
                              databases=[database for _route, database in outboxes],
                              service=service))

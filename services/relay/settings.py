@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.settings import CommonSettings
+from shared.settings import OutboxRetentionSettings
 
 
 class OutboxSource(BaseModel):
@@ -35,8 +35,12 @@ class OutboxRoute:
     checkpoint_topic: str
 
 
-class RelaySettings(CommonSettings):
-    """Environment variables read by the relay (see `.env.example`)."""
+class RelaySettings(OutboxRetentionSettings):
+    """Environment variables read by the relay (see `.env.example`).
+
+    With `OUTBOX_RETENTION`, the relay holding an outbox's lease deletes its rows published
+    longer ago than that (`RELAY_RETENTION=delete` deletes them at once).
+    """
 
     relay_service_name: str = "outbox-relay"
     relay_http_host: str = "127.0.0.1"

@@ -14,6 +14,11 @@ from shared.kafka_tracing import header_text, start_publish_span
 from shared.tracing import INSTRUMENTATION_NAME, traceparent_of
 
 
+def dead_letter_topic(topic: str) -> str:
+    """Where the records of `topic` that can never be applied go."""
+    return f"{topic}.dlq"
+
+
 @dataclass(frozen=True)
 class SourceRecord:
     """A record as it was read from Kafka: where it came from and what it carried."""

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 import faust
 from opentelemetry.metrics import Meter
 
 from shared.events import Envelope
-from shared.metrics import SECONDS_BUCKETS, Attributes, Readings, Sampler
+from shared.metrics import (
+    SAMPLE_INTERVAL_SECONDS,
+    SECONDS_BUCKETS,
+    Attributes,
+    Readings,
+    Sampler,
+)
 
 
 class InboxMetrics:
@@ -75,3 +82,32 @@ def consumer_lag(app: faust.App, topic: str, readings: Readings) -> Sampler:
         readings.replace(values)
 
     return sample
+
+
+class DeadLettersWaiting:
+    """A sampler of how many records of `<topic>.dlq` are not replayed yet.
+
+    Counting takes a Kafka client of its own (the dead-letter topic's offsets, the replay
+    ledger read through: `shared.inbox.replay.waiting_dead_letters`), so it counts at most
+    once every `every` seconds however often `/metrics` is scraped, and shows the last count
+    in between.
+    """
+
+    def __init__(self, meter: Meter, topic: str, count: Callable[[], Awaitable[int]], *,
+                 every: float = SAMPLE_INTERVAL_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._topic = topic
+        self._count = count
+        self._every = every
+        self._clock = clock
+        self._counted_at: float | None = None
+        self.readings = Readings(meter, "inbox.dead_letters.waiting", unit="{record}",
+                                 description="Records of the dead-letter topic not replayed.")
+
+    async def __call__(self) -> None:
+        now = self._clock()
+        if self._counted_at is not None and now - self._counted_at < self._every:
+            return
+        waiting = await self._count()
+        self._counted_at = now
+        self.readings.replace([({"topic": self._topic}, float(waiting))])

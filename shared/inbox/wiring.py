@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import faust
@@ -10,10 +11,12 @@ from opentelemetry import trace
 from shared.app import metrics_of
 from shared.db import HasPool
 from shared.inbox.agent import batching_agent
-from shared.inbox.dead_letters import DeadLetters
-from shared.inbox.metrics import InboxMetrics, consumer_lag
+from shared.inbox.dead_letters import DeadLetters, dead_letter_topic
+from shared.inbox.metrics import DeadLettersWaiting, InboxMetrics, consumer_lag
 from shared.inbox.reader import Reader
 from shared.inbox.registry import Registry
+from shared.inbox.replay import waiting_dead_letters
+from shared.inbox.retention import DedupeRetention
 from shared.retry import Backoff
 from shared.settings import ConsumerSettings
 from shared.topics import EnsureTopics
@@ -33,11 +36,6 @@ def consumer_options(settings: ConsumerSettings) -> dict[str, Any]:
     }
 
 
-def dead_letter_topic(topic: str) -> str:
-    """Where the records of `topic` that can never be applied go."""
-    return f"{topic}.dlq"
-
-
 def read_topic(
     app: faust.App,
     *,
@@ -53,13 +51,19 @@ def read_topic(
 
     The app must read committed records only (`shared.inbox.transport.use_read_committed`,
     called right after creating it). Adds, as the app's dependencies, the creation of the
-    topic and its dead-letter topic, and the dead-letter producer. With the app's metrics,
-    the reader counts what it does and the consumer's lag is sampled.
+    topic and its dead-letter topic, the dedupe's retention (which refuses to start with a
+    window shorter than the topic keeps records) and the dead-letter producer. With the
+    app's metrics, the reader counts what it does and the consumer's lag is sampled.
     """
     servers = settings.kafka_bootstrap_servers
     dead_letters_topic = dead_letter_topic(topic)
     dead_letters = DeadLetters(servers, dead_letters_topic, tracer=tracer)
     app.add_dependency(EnsureTopics(servers, {topic: partitions, dead_letters_topic: partitions}))
+    # Refuses to start if the dedupe window is shorter than the topic keeps records; prunes.
+    app.add_dependency(DedupeRetention(
+        database, bootstrap_servers=servers, topic=topic, retention=settings.dedupe_retention,
+        interval=settings.dedupe_cleanup_interval_seconds,
+        batch_size=settings.dedupe_cleanup_batch_size))
     app.add_dependency(dead_letters)
     reader = Reader(
         database, registry, dead_letters,
@@ -70,6 +74,8 @@ def read_topic(
     if metrics is not None:
         reader.metrics = InboxMetrics(metrics.meter, topic)
         metrics.add_sampler(consumer_lag(app, topic, reader.metrics.lag))
+        metrics.add_sampler(DeadLettersWaiting(
+            metrics.meter, topic, functools.partial(waiting_dead_letters, servers, topic)))
     channel = app.topic(topic, key_serializer="raw", value_serializer="raw")
     app.agent(channel, name=agent_name)(
         batching_agent(reader, batch_size=settings.consumer_batch_size))

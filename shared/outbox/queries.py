@@ -59,3 +59,43 @@ SELECT count(*), COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float
 FROM outbox
 WHERE id > %(after_id)s
 """
+
+# Retention (`shared/outbox/retention.py`): one bounded batch. It walks the table in id order
+# from `after`, `limit` rows at a time, and deletes those of the window that may go: published
+# before the cutoff (polling), or confirmed by the slot and written before the cutoff
+# (Debezium; `age` compares transaction ids safely across wraparound, older is larger). It
+# answers how many it deleted, the last id it looked at, and whether to go on: only while the
+# whole window was written before the cutoff, since every row after a younger one is younger
+# too (near enough: ids are taken at insert, `created_at` at the transaction's start; a row
+# left behind goes at the next sweep). Rows that must stay (not published yet, not
+# confirmed) are stepped over, so they never stop the walk.
+PRUNE_PUBLISHED = """
+WITH scanned AS (
+    SELECT id, created_at FROM outbox WHERE id > %(after)s ORDER BY id LIMIT %(limit)s
+), pruned AS (
+    DELETE FROM outbox
+    WHERE id = ANY(ARRAY(SELECT id FROM scanned))
+      AND published_at < now() - %(older_than)s::interval
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM pruned),
+       (SELECT max(id) FROM scanned),
+       (SELECT count(*) FROM scanned
+        WHERE created_at < now() - %(older_than)s::interval) = %(limit)s
+"""
+
+PRUNE_CONFIRMED = """
+WITH scanned AS (
+    SELECT id, created_at FROM outbox WHERE id > %(after)s ORDER BY id LIMIT %(limit)s
+), pruned AS (
+    DELETE FROM outbox
+    WHERE id = ANY(ARRAY(SELECT id FROM scanned))
+      AND created_at < now() - %(older_than)s::interval
+      AND age(xmin) > age(%(confirmed_before)s::text::xid)
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM pruned),
+       (SELECT max(id) FROM scanned),
+       (SELECT count(*) FROM scanned
+        WHERE created_at < now() - %(older_than)s::interval) = %(limit)s
+"""

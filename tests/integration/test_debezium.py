@@ -19,6 +19,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import aiopg
@@ -118,12 +119,14 @@ async def wait_until_slot_confirms_now(pool: aiopg.Pool, slot: str) -> None:
 
 
 async def sweep_until_deleted(pool: aiopg.Pool, slot: str, rows: int) -> int:
-    """Sweep until `rows` rows are gone. A sweep defers rows younger than any transaction open
-    anywhere in the cluster when it starts (other tests' included) to a later sweep."""
+    """Sweep (no retention, two rows per statement) until `rows` rows are gone. A sweep defers
+    rows younger than any transaction open anywhere in the cluster when it starts (other
+    tests' included) to a later sweep."""
     deleted = 0
     deadline = time.monotonic() + DELIVERY_TIMEOUT
     while deleted < rows and time.monotonic() < deadline:
-        deleted += await sweep(pool, slot, confirm_within=DELIVERY_TIMEOUT) or 0
+        deleted += await sweep(pool, slot, confirm_within=DELIVERY_TIMEOUT,
+                               older_than=timedelta(0), batch_size=2) or 0
     return deleted
 
 

@@ -11,7 +11,7 @@ import pytest
 from services.inventory.app import create_app
 from services.inventory.handlers import set_stock
 from services.inventory.settings import InventorySettings
-from shared.inbox.wiring import dead_letter_topic
+from shared.inbox.dead_letters import dead_letter_topic
 from tests.conftest import World
 from tests.support.faust_apps import running_app, wait_until
 from tests.support.inventory import (

@@ -13,7 +13,7 @@ import psycopg2
 import pytest
 
 from services.order.handlers import cancel_order
-from shared.inbox.wiring import dead_letter_topic
+from shared.inbox.dead_letters import dead_letter_topic
 from shared.outbox import queries as outbox_queries
 from tests.conftest import World
 from tests.support.faust_apps import wait_until

@@ -31,7 +31,7 @@ from services.order.app import create_app as create_order
 from services.order.settings import OrderSettings
 from services.relay.app import create_app as create_relay
 from services.relay.settings import RelaySettings
-from shared.inbox.wiring import dead_letter_topic
+from shared.inbox.dead_letters import dead_letter_topic
 from shared.tracing import configure_tracing
 from tests.conftest import World
 from tests.support.faust_apps import free_port, running_app, wait_until

@@ -73,6 +73,10 @@ SERVICE_NEEDS = {
 }
 
 
+# Processes that are a module of `services/` rather than a package, with their settings class.
+STANDALONE_MODULES = {"services.outbox_cleanup": "OutboxCleanupSettings"}
+
+
 def settings_classes() -> dict[str, type[CommonSettings]]:
     """The settings class each `python -m <module>` process of the project reads, by module.
 
@@ -80,6 +84,9 @@ def settings_classes() -> dict[str, type[CommonSettings]]:
     a service (the polling relay) has not its package, and nothing here imports it.
     """
     found: dict[str, type[CommonSettings]] = {"services.migrate": CommonSettings}
+    for module, name in STANDALONE_MODULES.items():
+        if (REPO / "services" / f"{module.removeprefix('services.')}.py").is_file():
+            found[module] = getattr(importlib.import_module(module), name)
     for path in sorted((REPO / "services").glob("*/settings.py")):
         package = f"services.{path.parent.name}"
         settings = importlib.import_module(f"{package}.settings")
@@ -129,6 +136,12 @@ def app_services() -> dict[str, str]:
         if module is not None and module != "services.migrate":
             found[name] = module
     return found
+
+
+def http_services() -> dict[str, str]:
+    """The app services that serve HTTP (every one but the standalone modules)."""
+    return {name: module for name, module in app_services().items()
+            if module not in STANDALONE_MODULES}
 
 
 def strings(value: Any) -> list[str]:
@@ -229,7 +242,7 @@ def test_app_containers_pass_every_env_example_setting_their_service_reads() -> 
 
 
 def test_app_container_settings_validate_and_name_the_compose_network() -> None:
-    apps = app_services()
+    apps = http_services()
     for name, service in project_image_services(compose()).items():
         module = python_module(service)
         if module is None:
@@ -255,8 +268,11 @@ def test_app_container_settings_validate_and_name_the_compose_network() -> None:
 def test_every_service_of_the_project_runs_in_compose_from_its_module() -> None:
     services_dir = REPO / "services"
     packages = {path.parent.name for path in services_dir.glob("*/__main__.py")}
+    standalone = {module.removeprefix("services.") for module in STANDALONE_MODULES
+                  if (services_dir / f"{module.removeprefix('services.')}.py").is_file()}
 
-    assert app_services() == {name: f"services.{name}" for name in packages}
+    assert app_services() == {name.replace("_", "-"): f"services.{name}"
+                              for name in packages | standalone}
     assert python_module(compose_raw()["services"]["migrate"]) == "services.migrate"
 
 
@@ -433,7 +449,7 @@ def test_every_long_running_service_has_a_health_check() -> None:
 @pytest.mark.parametrize("shift", [0, 10000], ids=["env-example", "changed-env"])
 def test_published_ports_are_the_local_defaults_and_follow_env(shift: int) -> None:
     env = env_example()
-    apps = app_services()
+    apps = http_services()
     shifted = ["POSTGRES_PORT", "KAFKA_PORT", *(f"{name.upper()}_HTTP_PORT" for name in apps)]
     for variable in shifted:
         env[variable] = str(int(env[variable]) + shift)
@@ -444,6 +460,7 @@ def test_published_ports_are_the_local_defaults_and_follow_env(shift: int) -> No
         "kafka": [(port["KAFKA_PORT"], 19092)],
         "jaeger": [(16686, 16686), (4318, 4318)],
         "connect": [(8083, 8083)],
+        "prometheus": [(9090, 9090)],
     }
     for name in apps:
         listens = port[f"{name.upper()}_HTTP_PORT"]
@@ -515,7 +532,7 @@ def test_the_runtime_image_is_multi_stage_and_runs_unprivileged() -> None:
     assert all("pip install" not in run for run in runtime.all("RUN"))
     exposed = {int(port) for args in runtime.all("EXPOSE") for port in args.split()}
     settings = env_example()
-    assert exposed == {int(settings[f"{name.upper()}_HTTP_PORT"]) for name in app_services()}
+    assert exposed == {int(settings[f"{name.upper()}_HTTP_PORT"]) for name in http_services()}
 
 
 def test_the_dockerfile_passes_hadolint() -> None:

@@ -106,7 +106,8 @@ def test_debezium_services_are_a_profile_beside_the_polling_relay() -> None:
     }
 
     if "relay" in services:
-        assert profiled == {"connect": ["cdc"], "register-connector": ["cdc"]}
+        assert profiled == {"connect": ["cdc"], "register-connector": ["cdc"],
+                            "outbox-cleanup": ["cdc"]}
     else:
         assert profiled == {}  # Debezium alone starts with everything else
     assert services["register-connector"]["depends_on"] == {

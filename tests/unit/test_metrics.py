@@ -11,7 +11,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from shared.events import OrderCancelled
-from shared.inbox.metrics import InboxMetrics
+from shared.inbox.metrics import DeadLettersWaiting, InboxMetrics
 from shared.metrics import Readings, ServiceMetrics, metric_exporter_names, service_metrics
 from shared.outbox.backlog import lsn_value
 
@@ -81,3 +81,27 @@ def test_the_delay_runs_from_the_events_time_naive_times_read_as_utc() -> None:
     found = samples(metrics)
     assert found[("inbox_event_delay_seconds_count", (("topic", "t"),))] == 3
     assert found[("inbox_event_delay_seconds_sum", (("topic", "t"),))] == 5.0
+
+
+def test_dead_letters_are_counted_at_most_once_per_interval_however_often_scraped() -> None:
+    metrics = service_metrics("test")
+    counts = iter([2, 0])
+    calls: list[float] = []
+    now = [100.0]
+
+    async def count() -> int:
+        calls.append(now[0])
+        return next(counts)
+
+    metrics.add_sampler(DeadLettersWaiting(metrics.meter, "order.events", count, every=5.0,
+                                           clock=lambda: now[0]))
+    key = ("inbox_dead_letters_waiting", (("topic", "order.events"),))
+    asyncio.run(metrics.render())
+    now[0] = 104.0
+    asyncio.run(metrics.render())
+    assert samples(metrics)[key] == 2.0
+    assert calls == [100.0]
+    now[0] = 105.0
+    asyncio.run(metrics.render())
+    assert samples(metrics)[key] == 0.0
+    assert calls == [100.0, 105.0]
